@@ -7,5 +7,11 @@
 #include "param.hpp"
 #include "lstm_cell.hpp"
 #include "stacked_lstm.hpp"
+#include "embedding.hpp"
+#include "softmax.hpp"
+#include "encoder.hpp"
+#include "decoder.hpp"
+#include "beam_search.hpp"
+#include "model.hpp"
 
 #endif  // SEQ2SEQ_SEQ2SEQ_HPP

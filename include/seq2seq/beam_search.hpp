@@ -1,0 +1,133 @@
+// seq2seq: left-to-right beam search over any next-word scorer (one model or an ensemble).
+#ifndef SEQ2SEQ_BEAM_SEARCH_HPP
+#define SEQ2SEQ_BEAM_SEARCH_HPP
+
+#include "config.hpp"
+#include "data/types.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace seq2seq {
+
+/// How to decode. The defaults are the paper's: no length normalisation.
+struct DecodeOptions {
+  Index beam = 1;            // hypotheses kept per step (the paper: 1, 2, 12)
+  Index nbest = 1;           // complete hypotheses returned (at most `beam`)
+  Index max_length = 0;      // most words before <EOS>; 0 = 2 * source length + 10
+  double length_alpha = 0;   // > 0: rank complete hypotheses by log p / (words + 1)^alpha
+};
+
+/// A complete translation: words without <EOS>, log p(words, <EOS> | source), the ranking score.
+struct Hypothesis {
+  Sentence tokens;
+  double log_prob = 0;
+  double score = 0;
+};
+
+namespace detail {
+struct Candidate {
+  double score;
+  Index parent;
+  TokenId token;
+};
+}  // namespace detail
+
+/// Left-to-right beam search (Sutskever et al. 2014, section 3.2). `scorer` provides
+///   Index vocab_size() const;
+///   void start(Index K);                                        K copies of the initial state
+///   template <class M> void step(const std::vector<TokenId>& last, M& log_probs);  V x K
+///   void reorder(const std::vector<Index>& parents);            column j <- old column parents[j]
+/// Each step extends every live hypothesis by every word except <pad> and <s>, ranks the extensions
+/// by total log-probability (ties: lower parent index, then lower token id), and walks them in that
+/// order: an extension ending in <EOS> joins the complete set, any other joins the next beam, until
+/// the beam is full. At max_length words only <EOS> may follow. Without length normalisation the
+/// search stops as soon as `nbest` complete hypotheses score at least the best live one, which
+/// cannot improve (log-probabilities only fall); with a beam as large as all partial hypotheses it
+/// is therefore exact.
+template <typename Scorer, typename Mat>
+std::vector<Hypothesis> beam_search(Scorer& scorer, const DecodeOptions& opt, Index max_length, Mat& log_probs) {
+  detail::require(opt.beam >= 1, "beam_search: beam size must be at least 1, got " + std::to_string(opt.beam));
+  detail::require(opt.nbest >= 1 && opt.nbest <= opt.beam,
+                  "beam_search: nbest must be between 1 and the beam size (" + std::to_string(opt.beam) + ")");
+  detail::require(max_length >= 0, "beam_search: negative maximum length");
+  const Index V = scorer.vocab_size();
+  const double alpha = opt.length_alpha;
+  const auto rank = [alpha](double logp, std::size_t words) {
+    return alpha > 0 ? logp / std::pow(static_cast<double>(words + 1), alpha) : logp;
+  };
+
+  std::vector<Sentence> alive(1);
+  std::vector<double> alive_logp(1, 0.0);
+  std::vector<Hypothesis> done;
+  std::vector<TokenId> last(1, Special::bos);
+  std::vector<detail::Candidate> cand;
+  std::vector<Index> parents;
+  scorer.start(1);
+
+  for (Index t = 0; !alive.empty(); ++t) {
+    scorer.step(last, log_probs);
+    const Index K = static_cast<Index>(alive.size());
+    cand.clear();
+    const bool must_end = t >= max_length;
+    for (Index k = 0; k < K; ++k) {
+      for (Index v = 0; v < V; ++v) {
+        const auto tok = static_cast<TokenId>(v);
+        if (tok == Special::pad || tok == Special::bos) continue;
+        if (must_end && tok != Special::eos) continue;
+        const double s = alive_logp[static_cast<std::size_t>(k)] + static_cast<double>(log_probs(v, k));
+        if (std::isnan(s)) throw std::runtime_error("seq2seq: beam_search: the model produced NaN log-probabilities");
+        cand.push_back({s, k, tok});
+      }
+    }
+    const auto better = [](const detail::Candidate& a, const detail::Candidate& b) {
+      if (a.score != b.score) return a.score > b.score;
+      if (a.parent != b.parent) return a.parent < b.parent;
+      return a.token < b.token;
+    };
+    // Enough extensions to refill the beam even if every <EOS> extension leaves it.
+    const auto need = static_cast<std::size_t>(std::min<Index>(static_cast<Index>(cand.size()), 2 * opt.beam + K));
+    std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(need), cand.end(), better);
+
+    std::vector<Sentence> next;
+    std::vector<double> next_logp;
+    parents.clear();
+    last.clear();
+    for (std::size_t c = 0; c < need && static_cast<Index>(next.size()) < opt.beam; ++c) {
+      const auto& x = cand[c];
+      const Sentence& prefix = alive[static_cast<std::size_t>(x.parent)];
+      if (x.token == Special::eos) {
+        done.push_back({prefix, x.score, rank(x.score, prefix.size())});
+      } else {
+        Sentence s = prefix;
+        s.push_back(x.token);
+        next.push_back(std::move(s));
+        next_logp.push_back(x.score);
+        parents.push_back(x.parent);
+        last.push_back(x.token);
+      }
+    }
+    alive.swap(next);
+    alive_logp.swap(next_logp);
+    if (alive.empty()) break;
+    scorer.reorder(parents);
+    if (alpha <= 0 && static_cast<Index>(done.size()) >= opt.nbest) {
+      std::vector<double> scores;
+      for (const auto& h : done) scores.push_back(h.score);
+      std::nth_element(scores.begin(), scores.begin() + (opt.nbest - 1), scores.end(), std::greater<double>());
+      const double nth_best = scores[static_cast<std::size_t>(opt.nbest - 1)];
+      const double best_alive = *std::max_element(alive_logp.begin(), alive_logp.end());
+      if (nth_best >= best_alive) break;
+    }
+    if (alpha > 0 && static_cast<Index>(done.size()) >= opt.beam) break;
+  }
+  std::stable_sort(done.begin(), done.end(), [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  if (static_cast<Index>(done.size()) > opt.nbest) done.resize(static_cast<std::size_t>(opt.nbest));
+  return done;
+}
+
+}  // namespace seq2seq
+
+#endif  // SEQ2SEQ_BEAM_SEARCH_HPP

@@ -1,0 +1,160 @@
+// seq2seq: the decoder, an LSTM language model started from the sentence vector v.
+#ifndef SEQ2SEQ_DECODER_HPP
+#define SEQ2SEQ_DECODER_HPP
+
+#include "data/types.hpp"
+#include "embedding.hpp"
+#include "softmax.hpp"
+#include "stacked_lstm.hpp"
+
+#include <string>
+#include <vector>
+
+namespace seq2seq {
+
+/// Per-batch cache of a Decoder (caller-owned, reused between batches).
+template <typename Stack>
+struct DecoderTape {
+  using Scalar = typename Stack::Scalar;
+  Index steps = 0, batch = 0;
+  std::vector<TokenId> inputs;   // T*B: <s>, y_1, ..., y_n, padding
+  std::vector<TokenId> targets;  // T*B: y_1, ..., y_n, <EOS>, padding
+  Mask<Scalar> mask;             // 1 x T*B
+  Matrix<Scalar> X, dX;          // Embed x T*B
+  Matrix<Scalar> dH;             // Hidden x T*B: gradient on the top layer's outputs
+  typename Stack::Tape stack;
+  SoftmaxWorkspace<Scalar> softmax;
+  std::vector<double> column_nll;  // filled by score()
+};
+
+/// Scratch for one-step decoding (caller-owned).
+template <typename Scalar>
+struct DecoderStepWorkspace {
+  Matrix<Scalar> X, gates;
+};
+
+/// The second LSTM of the paper: p(y | v) = prod_t p(y_t | v, y_1..y_{t-1}). Every layer starts
+/// from the encoder's final state of the same layer; the inputs are <s>, y_1, ..., y_n and the
+/// targets y_1, ..., y_n, <EOS> (teacher forcing); the top layer feeds a softmax over the target
+/// vocabulary (SoftmaxNLL). Parameter names (below `prefix`): embedding.E, layer0.W, ...,
+/// softmax.W, softmax.b.
+template <typename Stack>
+class Decoder {
+ public:
+  using Scalar = typename Stack::Scalar;
+  using StackType = Stack;
+  static constexpr int Embed = Stack::Input;
+  static constexpr int Hidden = Stack::Hidden;
+  static constexpr int Layers = Stack::Layers;
+  using State = LSTMState<Scalar>;
+  using Tape = DecoderTape<Stack>;
+  using StepWorkspace = DecoderStepWorkspace<Scalar>;
+  using Mat = Matrix<Scalar>;
+
+  Decoder(Index vocab, Index embed = Embed, Index hidden = Hidden, Index layers = Layers)
+      : embedding_(vocab, embed), stack_(layers, hidden, embed), softmax_(vocab, stack_.hidden_size()) {}
+
+  Index vocab_size() const { return embedding_.vocab_size(); }
+  Index embed_size() const { return embedding_.dim(); }
+  Index hidden_size() const { return stack_.hidden_size(); }
+  Index layers() const { return stack_.layers(); }
+  Embedding<Scalar, Embed>& embedding() { return embedding_; }
+  const Embedding<Scalar, Embed>& embedding() const { return embedding_; }
+  Stack& stack() { return stack_; }
+  const Stack& stack() const { return stack_; }
+  SoftmaxNLL<Scalar, Hidden>& softmax() { return softmax_; }
+  const SoftmaxNLL<Scalar, Hidden>& softmax() const { return softmax_; }
+
+  template <typename F>
+  void visit_parameters(F&& f, const ParamName& prefix = ParamName()) {
+    visit_impl(*this, f, prefix);
+  }
+  template <typename F>
+  void visit_parameters(F&& f, const ParamName& prefix = ParamName()) const {
+    visit_impl(*this, f, prefix);
+  }
+
+  /// Teacher-forced forward from v. With `backward`: also backward with every real position's
+  /// gradient scaled by `scale`, writing dv (gradient on v) and accumulating every gradient.
+  NLLResult forward_backward(const std::vector<Sentence>& targets, const State& v, Tape& tape, Scalar scale, State& dv,
+                             Index max_length = 0) {
+    forward_stack(targets, v, tape, max_length);
+    const NLLResult r = softmax_.forward_backward(tape.stack.outputs(), tape.targets, tape.mask, scale, &tape.dH,
+                                                  tape.softmax, tape.batch);
+    stack_.backward(tape.X, tape.stack, tape.dH, nullptr, &tape.dX, &dv);
+    embedding_.backward(tape.inputs, tape.dX);
+    return r;
+  }
+
+  /// Teacher-forced loss from v, no gradients. With `per_column` the tape's column_nll holds
+  /// -log p of every target position.
+  NLLResult loss(const std::vector<Sentence>& targets, const State& v, Tape& tape, bool per_column = false,
+                 Index max_length = 0) const {
+    forward_stack(targets, v, tape, max_length);
+    return softmax_.loss(tape.stack.outputs(), tape.targets, tape.mask, tape.softmax, tape.batch,
+                         per_column ? &tape.column_nll : nullptr);
+  }
+
+  /// One decoding step for K hypotheses: feeds `tokens` (K ids), advances `state` (every layer
+  /// H x K) and writes the log-probabilities of the next word, V x K.
+  void step(const std::vector<TokenId>& tokens, State& state, Mat& log_probs, StepWorkspace& ws) const {
+    embedding_.forward(tokens, ws.X);
+    stack_.step(ws.X, state, ws.gates);
+    softmax_.log_probs(state.h.back(), log_probs);
+  }
+
+ private:
+  template <typename Self, typename F>
+  static void visit_impl(Self& self, F& f, const ParamName& prefix) {
+    self.embedding_.visit_parameters(f, prefix.child("embedding"));
+    self.stack_.visit_parameters(f, prefix);
+    self.softmax_.visit_parameters(f, prefix.child("softmax"));
+  }
+
+  void forward_stack(const std::vector<Sentence>& targets, const State& v, Tape& tape, Index max_length) const {
+    const Index B = static_cast<Index>(targets.size());
+    detail::require(B > 0, "Decoder: empty batch");
+    detail::require(v.layers() == layers() && v.batch() == B,
+                    "Decoder: the initial state has " + std::to_string(v.layers()) + " layers x " + std::to_string(v.batch()) +
+                        " columns, expected " + std::to_string(layers()) + " x " + std::to_string(B));
+    Index T = 0;
+    for (std::size_t b = 0; b < targets.size(); ++b) {
+      const Index n = static_cast<Index>(targets[b].size());
+      detail::require(n > 0, "Decoder: target sentence " + std::to_string(b) + " of the batch is empty");
+      detail::require(max_length <= 0 || n <= max_length, "Decoder: target sentence " + std::to_string(b) + " has " +
+                                                              std::to_string(n) + " tokens, more than the maximum of " +
+                                                              std::to_string(max_length));
+      T = std::max(T, n + 1);
+    }
+    tape.steps = T;
+    tape.batch = B;
+    tape.inputs.assign(static_cast<std::size_t>(T * B), Special::pad);
+    tape.targets.assign(static_cast<std::size_t>(T * B), Special::pad);
+    detail::ensure_shape(tape.mask, 1, T * B);
+    tape.mask.setZero();
+    for (Index b = 0; b < B; ++b) {
+      const Sentence& y = targets[static_cast<std::size_t>(b)];
+      const Index n = static_cast<Index>(y.size());
+      for (Index t = 0; t <= n; ++t) {
+        const auto k = static_cast<std::size_t>(t * B + b);
+        const TokenId in = t == 0 ? Special::bos : y[static_cast<std::size_t>(t - 1)];
+        const TokenId out = t == n ? Special::eos : y[static_cast<std::size_t>(t)];
+        detail::require(out >= 0 && out < vocab_size(), "Decoder: target token id " + std::to_string(out) +
+                                                            " is outside the vocabulary of " + std::to_string(vocab_size()));
+        tape.inputs[k] = in;
+        tape.targets[k] = out;
+        tape.mask(static_cast<Index>(k)) = Scalar(1);
+      }
+    }
+    embedding_.forward(tape.inputs, tape.X);
+    stack_.forward(tape.X, B, &v, tape.stack, &tape.mask);
+  }
+
+  Embedding<Scalar, Embed> embedding_;
+  Stack stack_;
+  SoftmaxNLL<Scalar, Hidden> softmax_;
+};
+
+}  // namespace seq2seq
+
+#endif  // SEQ2SEQ_DECODER_HPP
