@@ -2,22 +2,22 @@
 #ifndef SEQ2SEQ_BEAM_SEARCH_HPP
 #define SEQ2SEQ_BEAM_SEARCH_HPP
 
-#include "config.hpp"
-#include "data/types.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "config.hpp"
+#include "data/types.hpp"
+
 namespace seq2seq {
 
 /// How to decode. The defaults are the paper's: no length normalisation.
 struct DecodeOptions {
-  Index beam = 1;            // hypotheses kept per step (the paper: 1, 2, 12)
-  Index nbest = 1;           // complete hypotheses returned (at most `beam`)
-  Index max_length = 0;      // most words before <EOS>; 0 = 2 * source length + 10
-  double length_alpha = 0;   // > 0: rank complete hypotheses by log p / (words + 1)^alpha
+  Index beam = 1;           // hypotheses kept per step (the paper: 1, 2, 12)
+  Index nbest = 1;          // complete hypotheses returned (at most `beam`)
+  Index max_length = 0;     // most words before <EOS>; 0 = 2 * source length + 10
+  double length_alpha = 0;  // > 0: rank complete hypotheses by log p / (words + 1)^alpha
 };
 
 /// A complete translation: words without <EOS>, log p(words, <EOS> | source), the ranking score.
@@ -45,13 +45,17 @@ struct Candidate {
 /// order: an extension ending in <EOS> joins the complete set, any other joins the next beam, until
 /// the beam is full. At max_length words only <EOS> may follow. Without length normalisation the
 /// search stops as soon as `nbest` complete hypotheses score at least the best live one, which
-/// cannot improve (log-probabilities only fall); with a beam as large as all partial hypotheses it
-/// is therefore exact.
+/// cannot improve (log-probabilities only fall). With a beam larger than the number of partial
+/// hypotheses of max_length words nothing is pruned, so the search is exact; at exactly that number
+/// the beam fills on the last step and <EOS> extensions ranked below every kept one are dropped.
 template <typename Scorer, typename Mat>
 std::vector<Hypothesis> beam_search(Scorer& scorer, const DecodeOptions& opt, Index max_length, Mat& log_probs) {
-  detail::require(opt.beam >= 1, "beam_search: beam size must be at least 1, got " + std::to_string(opt.beam));
-  detail::require(opt.nbest >= 1 && opt.nbest <= opt.beam,
-                  "beam_search: nbest must be between 1 and the beam size (" + std::to_string(opt.beam) + ")");
+  detail::require(opt.beam >= 1, [&] {
+    return std::string("beam_search: beam size must be at least 1, got " + std::to_string(opt.beam));
+  });
+  detail::require(opt.nbest >= 1 && opt.nbest <= opt.beam, [&] {
+    return std::string("beam_search: nbest must be between 1 and the beam size (" + std::to_string(opt.beam) + ")");
+  });
   detail::require(max_length >= 0, "beam_search: negative maximum length");
   const Index V = scorer.vocab_size();
   const double alpha = opt.length_alpha;
@@ -123,7 +127,8 @@ std::vector<Hypothesis> beam_search(Scorer& scorer, const DecodeOptions& opt, In
     }
     if (alpha > 0 && static_cast<Index>(done.size()) >= opt.beam) break;
   }
-  std::stable_sort(done.begin(), done.end(), [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  std::stable_sort(done.begin(), done.end(),
+                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
   if (static_cast<Index>(done.size()) > opt.nbest) done.resize(static_cast<std::size_t>(opt.nbest));
   return done;
 }

@@ -3,9 +3,9 @@
 #define SEQ2SEQ_CONFIG_HPP
 
 #include <Eigen/Core>
-
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #define SEQ2SEQ_VERSION_MAJOR 0
 #define SEQ2SEQ_VERSION_MINOR 1
@@ -36,7 +36,9 @@ constexpr int size_add(int a, int b) { return (a == Eigen::Dynamic || b == Eigen
 /// Throws when a fixed size and a different run-time request disagree.
 inline Index resolve_size(int compile_time, Index runtime, const char* what) {
   if (compile_time == Eigen::Dynamic) {
-    if (runtime <= 0) throw std::invalid_argument(std::string("seq2seq: ") + what + " must be positive, got " + std::to_string(runtime));
+    if (runtime <= 0)
+      throw std::invalid_argument(std::string("seq2seq: ") + what + " must be positive, got " +
+                                  std::to_string(runtime));
     return runtime;
   }
   if (runtime != compile_time && runtime != Eigen::Dynamic)
@@ -46,8 +48,17 @@ inline Index resolve_size(int compile_time, Index runtime, const char* what) {
 }
 
 /// Throws std::invalid_argument with the seq2seq prefix when `ok` is false. Stays on in Release.
+inline void require(bool ok, const char* message) {
+  if (!ok) throw std::invalid_argument(std::string("seq2seq: ") + message);
+}
 inline void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument("seq2seq: " + message);
+}
+/// The same with a message built only on failure (`make_message()` returns a std::string), so
+/// checks on hot paths allocate nothing when they pass.
+template <typename MakeMessage, typename = decltype(std::string(std::declval<MakeMessage&>()()))>
+inline void require(bool ok, MakeMessage&& make_message) {
+  if (!ok) throw std::invalid_argument("seq2seq: " + make_message());
 }
 
 /// Grow-only resize: keeps the allocation when the matrix already has the requested shape, so a

@@ -2,13 +2,13 @@
 #ifndef SEQ2SEQ_DECODER_HPP
 #define SEQ2SEQ_DECODER_HPP
 
+#include <string>
+#include <vector>
+
 #include "data/types.hpp"
 #include "embedding.hpp"
 #include "softmax.hpp"
 #include "stacked_lstm.hpp"
-
-#include <string>
-#include <vector>
 
 namespace seq2seq {
 
@@ -35,7 +35,8 @@ struct DecoderStepWorkspace {
 
 /// The second LSTM of the paper: p(y | v) = prod_t p(y_t | v, y_1..y_{t-1}). Every layer starts
 /// from the encoder's final state of the same layer; the inputs are <s>, y_1, ..., y_n and the
-/// targets y_1, ..., y_n, <EOS> (teacher forcing); the top layer feeds a softmax over the target
+/// targets y_1, ..., y_n, <EOS> (teacher forcing; n = 0 is allowed, so the empty translation
+/// <s> -> <EOS> that beam search can return is scored too); the top layer feeds a softmax over the target
 /// vocabulary (SoftmaxNLL). Parameter names (below `prefix`): embedding.E, layer0.W, ...,
 /// softmax.W, softmax.b.
 template <typename Stack>
@@ -114,16 +115,18 @@ class Decoder {
   void forward_stack(const std::vector<Sentence>& targets, const State& v, Tape& tape, Index max_length) const {
     const Index B = static_cast<Index>(targets.size());
     detail::require(B > 0, "Decoder: empty batch");
-    detail::require(v.layers() == layers() && v.batch() == B,
-                    "Decoder: the initial state has " + std::to_string(v.layers()) + " layers x " + std::to_string(v.batch()) +
-                        " columns, expected " + std::to_string(layers()) + " x " + std::to_string(B));
+    detail::require(v.layers() == layers() && v.batch() == B, [&] {
+      return std::string("Decoder: the initial state has " + std::to_string(v.layers()) + " layers x " +
+                         std::to_string(v.batch()) + " columns, expected " + std::to_string(layers()) + " x " +
+                         std::to_string(B));
+    });
     Index T = 0;
     for (std::size_t b = 0; b < targets.size(); ++b) {
       const Index n = static_cast<Index>(targets[b].size());
-      detail::require(n > 0, "Decoder: target sentence " + std::to_string(b) + " of the batch is empty");
-      detail::require(max_length <= 0 || n <= max_length, "Decoder: target sentence " + std::to_string(b) + " has " +
-                                                              std::to_string(n) + " tokens, more than the maximum of " +
-                                                              std::to_string(max_length));
+      detail::require(max_length <= 0 || n <= max_length, [&] {
+        return std::string("Decoder: target sentence " + std::to_string(b) + " has " + std::to_string(n) +
+                           " tokens, more than the maximum of " + std::to_string(max_length));
+      });
       T = std::max(T, n + 1);
     }
     tape.steps = T;
@@ -139,8 +142,10 @@ class Decoder {
         const auto k = static_cast<std::size_t>(t * B + b);
         const TokenId in = t == 0 ? Special::bos : y[static_cast<std::size_t>(t - 1)];
         const TokenId out = t == n ? Special::eos : y[static_cast<std::size_t>(t)];
-        detail::require(out >= 0 && out < vocab_size(), "Decoder: target token id " + std::to_string(out) +
-                                                            " is outside the vocabulary of " + std::to_string(vocab_size()));
+        detail::require(out >= 0 && out < vocab_size(), [&] {
+          return std::string("Decoder: target token id " + std::to_string(out) + " is outside the vocabulary of " +
+                             std::to_string(vocab_size()));
+        });
         tape.inputs[k] = in;
         tape.targets[k] = out;
         tape.mask(static_cast<Index>(k)) = Scalar(1);

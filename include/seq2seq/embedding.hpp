@@ -2,12 +2,12 @@
 #ifndef SEQ2SEQ_EMBEDDING_HPP
 #define SEQ2SEQ_EMBEDDING_HPP
 
-#include "config.hpp"
-#include "param.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "config.hpp"
+#include "param.hpp"
 
 namespace seq2seq {
 

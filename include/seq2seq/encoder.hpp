@@ -2,12 +2,12 @@
 #ifndef SEQ2SEQ_ENCODER_HPP
 #define SEQ2SEQ_ENCODER_HPP
 
+#include <string>
+#include <vector>
+
 #include "data/types.hpp"
 #include "embedding.hpp"
 #include "stacked_lstm.hpp"
-
-#include <string>
-#include <vector>
 
 namespace seq2seq {
 
@@ -16,10 +16,10 @@ template <typename Stack>
 struct EncoderTape {
   using Scalar = typename Stack::Scalar;
   Index steps = 0, batch = 0;
-  std::vector<TokenId> ids;         // T*B, column t*B + b
-  Mask<Scalar> mask;                // 1 x T*B
-  Matrix<Scalar> X;                 // Embed x T*B
-  Matrix<Scalar> dX;                // Embed x T*B (backward)
+  std::vector<TokenId> ids;  // T*B, column t*B + b
+  Mask<Scalar> mask;         // 1 x T*B
+  Matrix<Scalar> X;          // Embed x T*B
+  Matrix<Scalar> dX;         // Embed x T*B (backward)
   typename Stack::Tape stack;
 };
 
@@ -87,10 +87,13 @@ class Encoder {
     Index T = 0;
     for (std::size_t b = 0; b < sources.size(); ++b) {
       const Index n = static_cast<Index>(sources[b].size());
-      detail::require(n > 0, "Encoder: source sentence " + std::to_string(b) + " of the batch is empty");
-      detail::require(max_length <= 0 || n <= max_length, "Encoder: source sentence " + std::to_string(b) + " has " +
-                                                              std::to_string(n) + " tokens, more than the maximum of " +
-                                                              std::to_string(max_length));
+      detail::require(n > 0, [&] {
+        return std::string("Encoder: source sentence " + std::to_string(b) + " of the batch is empty");
+      });
+      detail::require(max_length <= 0 || n <= max_length, [&] {
+        return std::string("Encoder: source sentence " + std::to_string(b) + " has " + std::to_string(n) +
+                           " tokens, more than the maximum of " + std::to_string(max_length));
+      });
       T = std::max(T, n + 1);
     }
     tape.steps = T;
@@ -103,8 +106,10 @@ class Encoder {
       const Index n = static_cast<Index>(s.size());
       for (Index t = 0; t < n; ++t) {
         const TokenId id = s[static_cast<std::size_t>(reverse_ ? n - 1 - t : t)];
-        detail::require(id >= 0 && id < vocab_size(), "Encoder: source token id " + std::to_string(id) +
-                                                          " is outside the vocabulary of " + std::to_string(vocab_size()));
+        detail::require(id >= 0 && id < vocab_size(), [&] {
+          return std::string("Encoder: source token id " + std::to_string(id) + " is outside the vocabulary of " +
+                             std::to_string(vocab_size()));
+        });
         tape.ids[static_cast<std::size_t>(t * B + b)] = id;
         tape.mask(t * B + b) = Scalar(1);
       }

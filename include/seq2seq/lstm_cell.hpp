@@ -2,10 +2,11 @@
 #ifndef SEQ2SEQ_LSTM_CELL_HPP
 #define SEQ2SEQ_LSTM_CELL_HPP
 
-#include "config.hpp"
-#include "param.hpp"
-
 #include <optional>
+
+#include "config.hpp"
+#include "detail/gemm.hpp"
+#include "param.hpp"
 
 namespace seq2seq {
 
@@ -32,7 +33,7 @@ struct LSTMTape {
   Matrix<Scalar> h;
   Matrix<Scalar> c;
   Matrix<Scalar> dh, dc;
-  Matrix<Scalar> scratch;         // H x B: tanh(c_t), then dGates of i, in backward
+  Matrix<Scalar> scratch;           // H x B: tanh(c_t), then dGates of i, in backward
   Matrix<Scalar> dh_keep, dc_keep;  // H x B: gradients carried over padded steps
   Mask<Scalar> mask;
 
@@ -137,8 +138,7 @@ class LSTMCell {
   /// on the final state; empty = none). Writes: *dX (I x T*B) when dX is not null, tape.dh / tape.dc
   /// (dL/dh_0, dL/dc_0). Accumulates (+=) into W, U, b [, P] gradients. Consumes the tape: its
   /// gates are overwritten with dGates, so call backward once per forward.
-  void backward(const ConstRef& X, Tape& tape, const ConstRef& dH, const ConstRef& dh_T, const ConstRef& dc_T,
-                Mat* dX);
+  void backward(const ConstRef& X, Tape& tape, const ConstRef& dH, const ConstRef& dh_T, const ConstRef& dc_T, Mat* dX);
 
   /// One inference step without a tape: (h, c) -> (h_out, c_out) for input x (I x B). h_out and c_out
   /// may alias h and c. `gates` is caller-owned scratch (4H x B), kept between calls.
@@ -178,13 +178,13 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::activate(G&& gates, const CP& c_
     gi += c_prev.array().colwise() * P_.value.col(0).array();
     gf += c_prev.array().colwise() * P_.value.col(1).array();
   }
-  gi = gi.logistic();                                  // (1)
-  gf = gf.logistic();                                  // (2)
-  gg = gg.tanh();                                      // (3)
-  c_next.array() = gf * c_prev.array() + gi * gg;      // (4)
+  gi = gi.logistic();                              // (1)
+  gf = gf.logistic();                              // (2)
+  gg = gg.tanh();                                  // (3)
+  c_next.array() = gf * c_prev.array() + gi * gg;  // (4)
   if constexpr (Peephole) go += c_next.array().colwise() * P_.value.col(2).array();
-  go = go.logistic();                                  // (5)
-  h_next.array() = go * c_next.array().tanh();         // (6)
+  go = go.logistic();                           // (5)
+  h_next.array() = go * c_next.array().tanh();  // (6)
 }
 
 template <typename Scalar, int Hidden, int Input, bool Peephole>
@@ -193,22 +193,32 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::forward(const ConstRef& X, Index
   const Index H = hidden_;
   const Index B = batch;
   detail::require(B > 0, "LSTMCell::forward: batch must be positive");
-  detail::require(X.rows() == input_, "LSTMCell::forward: input has " + std::to_string(X.rows()) +
-                                          " rows, the cell expects " + std::to_string(input_));
-  detail::require(X.cols() > 0 && X.cols() % B == 0,
-                  "LSTMCell::forward: input columns (" + std::to_string(X.cols()) + ") are not a positive multiple of the batch (" +
-                      std::to_string(B) + ")");
+  detail::require(X.rows() == input_, [&] {
+    return std::string("LSTMCell::forward: input has " + std::to_string(X.rows()) + " rows, the cell expects " +
+                       std::to_string(input_));
+  });
+  detail::require(X.cols() > 0 && X.cols() % B == 0, [&] {
+    return std::string("LSTMCell::forward: input columns (" + std::to_string(X.cols()) +
+                       ") are not a positive multiple of the batch (" + std::to_string(B) + ")");
+  });
   const Index T = X.cols() / B;
   const auto check_state = [&](const ConstRef& s, const char* what) {
-    detail::require(s.size() == 0 || (s.rows() == H && s.cols() == B),
-                    std::string("LSTMCell::forward: ") + what + " must be " + std::to_string(H) + " x " + std::to_string(B) +
-                        ", got " + std::to_string(s.rows()) + " x " + std::to_string(s.cols()));
+    detail::require(s.size() == 0 || (s.rows() == H && s.cols() == B), [&] {
+      return std::string(std::string("LSTMCell::forward: ") + what + " must be " + std::to_string(H) + " x " +
+                         std::to_string(B) + ", got " + std::to_string(s.rows()) + " x " + std::to_string(s.cols()));
+    });
   };
   check_state(h0, "h0");
   check_state(c0, "c0");
-  if (mask != nullptr)
-    detail::require(mask->size() == T * B, "LSTMCell::forward: mask has " + std::to_string(mask->size()) +
-                                               " entries, expected T*B = " + std::to_string(T * B));
+  if (mask != nullptr) {
+    detail::require(mask->size() == T * B, [&] {
+      return std::string("LSTMCell::forward: mask has " + std::to_string(mask->size()) +
+                         " entries, expected T*B = " + std::to_string(T * B));
+    });
+    detail::require((mask->array() == Scalar(0) || mask->array() == Scalar(1)).all(),
+                    "LSTMCell::forward: mask entries must be 0 (padding) or 1 (real step)");
+  }
+  detail::require(X.allFinite(), "LSTMCell::forward: the input holds NaN or Inf");
 
   tape.steps = T;
   tape.batch = B;
@@ -221,11 +231,17 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::forward(const ConstRef& X, Index
   } else {
     tape.mask.resize(1, 0);
   }
-  if (h0.size() == 0) tape.h.leftCols(B).setZero(); else tape.h.leftCols(B) = h0;
-  if (c0.size() == 0) tape.c.leftCols(B).setZero(); else tape.c.leftCols(B) = c0;
+  if (h0.size() == 0)
+    tape.h.leftCols(B).setZero();
+  else
+    tape.h.leftCols(B) = h0;
+  if (c0.size() == 0)
+    tape.c.leftCols(B).setZero();
+  else
+    tape.c.leftCols(B) = c0;
 
   // Input projection of every step in one GEMM: gates = W X + b.
-  tape.gates.noalias() = W_.value * X;
+  detail::gemm(detail::Op::N, W_.value, detail::Op::N, X, tape.gates, false);
   tape.gates.colwise() += b_.value.col(0);
 
   for (Index t = 0; t < T; ++t) {
@@ -234,7 +250,7 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::forward(const ConstRef& X, Index
     const auto c_prev = tape.c.middleCols(t * B, B);
     auto h_next = tape.h.middleCols((t + 1) * B, B);
     auto c_next = tape.c.middleCols((t + 1) * B, B);
-    G.noalias() += U_.value * h_prev;
+    detail::gemm(detail::Op::N, U_.value, detail::Op::N, h_prev, G, true);
     activate(G, c_prev, c_next, h_next);
     if (mask != nullptr) {
       for (Index j = 0; j < B; ++j) {
@@ -255,17 +271,27 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::backward(const ConstRef& X, Tape
   const Index B = tape.batch;
   detail::require(T > 0 && tape.gates.cols() == T * B, "LSTMCell::backward: the tape holds no forward pass");
   detail::require(X.rows() == input_ && X.cols() == T * B, "LSTMCell::backward: X is not the forward input's shape");
-  detail::require(dH.size() == 0 || (dH.rows() == H && dH.cols() == T * B),
-                  "LSTMCell::backward: dH must be H x T*B (" + std::to_string(H) + " x " + std::to_string(T * B) + ") or empty");
-  detail::require(dh_T.size() == 0 || (dh_T.rows() == H && dh_T.cols() == B), "LSTMCell::backward: dh_T must be H x B or empty");
-  detail::require(dc_T.size() == 0 || (dc_T.rows() == H && dc_T.cols() == B), "LSTMCell::backward: dc_T must be H x B or empty");
+  detail::require(dH.size() == 0 || (dH.rows() == H && dH.cols() == T * B), [&] {
+    return std::string("LSTMCell::backward: dH must be H x T*B (" + std::to_string(H) + " x " + std::to_string(T * B) +
+                       ") or empty");
+  });
+  detail::require(dh_T.size() == 0 || (dh_T.rows() == H && dh_T.cols() == B),
+                  "LSTMCell::backward: dh_T must be H x B or empty");
+  detail::require(dc_T.size() == 0 || (dc_T.rows() == H && dc_T.cols() == B),
+                  "LSTMCell::backward: dc_T must be H x B or empty");
   const bool masked = tape.mask.size() > 0;
 
   detail::ensure_shape(tape.dh, H, B);
   detail::ensure_shape(tape.dc, H, B);
   detail::ensure_shape(tape.scratch, H, B);
-  if (dh_T.size() == 0) tape.dh.setZero(); else tape.dh = dh_T;
-  if (dc_T.size() == 0) tape.dc.setZero(); else tape.dc = dc_T;
+  if (dh_T.size() == 0)
+    tape.dh.setZero();
+  else
+    tape.dh = dh_T;
+  if (dc_T.size() == 0)
+    tape.dc.setZero();
+  else
+    tape.dc = dc_T;
   if (masked) {
     detail::ensure_shape(tape.dh_keep, H, B);
     detail::ensure_shape(tape.dc_keep, H, B);
@@ -289,14 +315,14 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::backward(const ConstRef& X, Tape
       tape.dc_keep = tape.dc;
     }
     tmp = c_next.tanh();
-    dc += dh * o * (Scalar(1) - tmp.square());                    // (6) through tanh(c_t)
-    o = dh * tmp * o * (Scalar(1) - o);                           // (6), (5): dGates_o
+    dc += dh * o * (Scalar(1) - tmp.square());                            // (6) through tanh(c_t)
+    o = dh * tmp * o * (Scalar(1) - o);                                   // (6), (5): dGates_o
     if constexpr (Peephole) dc += o.colwise() * P_.value.col(2).array();  // (5) peephole p_o * c_t
-    tmp = dc * g * i * (Scalar(1) - i);                           // (4), (1): dGates_i
-    g = dc * i * (Scalar(1) - g.square());                        // (4), (3): dGates_g
+    tmp = dc * g * i * (Scalar(1) - i);                                   // (4), (1): dGates_i
+    g = dc * i * (Scalar(1) - g.square());                                // (4), (3): dGates_g
     i = tmp;
-    dc = dc * f;                                                  // (4): dL/dc_{t-1}
-    f = dc * c_prev * (Scalar(1) - f);                            // (4), (2): dGates_f
+    dc = dc * f;                        // (4): dL/dc_{t-1}
+    f = dc * c_prev * (Scalar(1) - f);  // (4), (2): dGates_f
     if constexpr (Peephole) {
       dc += i.colwise() * P_.value.col(0).array() + f.colwise() * P_.value.col(1).array();  // (1), (2) peepholes
     }
@@ -313,7 +339,7 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::backward(const ConstRef& X, Tape
       P_.grad.col(1) += (f * c_prev).matrix().rowwise().sum();
       P_.grad.col(2) += (o * c_next).matrix().rowwise().sum();
     }
-    tape.dh.noalias() = U_.value.transpose() * G;                // (1)-(3), (5): dL/dh_{t-1}
+    detail::gemm(detail::Op::T, U_.value, detail::Op::N, G, tape.dh, false);  // (1)-(3), (5): dL/dh_{t-1}
     if (masked) {
       for (Index j = 0; j < B; ++j)
         if (tape.mask(t * B + j) == Scalar(0)) tape.dh.col(j) = tape.dh_keep.col(j);
@@ -322,12 +348,12 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::backward(const ConstRef& X, Tape
 
   // Parameter gradients over all steps at once.
   const auto& dG = tape.gates;
-  W_.grad.noalias() += dG * X.transpose();
-  U_.grad.noalias() += dG * tape.h.leftCols(T * B).transpose();
+  detail::gemm(detail::Op::N, dG, detail::Op::T, X, W_.grad, true);
+  detail::gemm(detail::Op::N, dG, detail::Op::T, tape.h.leftCols(T * B), U_.grad, true);
   b_.grad.col(0) += dG.rowwise().sum();
   if (dX != nullptr) {
     detail::ensure_shape(*dX, input_, T * B);
-    dX->noalias() = W_.value.transpose() * dG;
+    detail::gemm(detail::Op::T, W_.value, detail::Op::N, dG, *dX, false);
   }
 }
 
@@ -336,15 +362,17 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::step(const ConstRef& x, const Co
                                                      Eigen::Ref<Mat> h_out, Eigen::Ref<Mat> c_out, Mat& gates) const {
   const Index H = hidden_;
   const Index B = x.cols();
-  detail::require(x.rows() == input_, "LSTMCell::step: input has " + std::to_string(x.rows()) + " rows, expected " +
-                                          std::to_string(input_));
+  detail::require(x.rows() == input_, [&] {
+    return std::string("LSTMCell::step: input has " + std::to_string(x.rows()) + " rows, expected " +
+                       std::to_string(input_));
+  });
   detail::require(h.rows() == H && h.cols() == B && c.rows() == H && c.cols() == B,
                   "LSTMCell::step: state must be H x B");
   detail::require(h_out.rows() == H && h_out.cols() == B && c_out.rows() == H && c_out.cols() == B,
                   "LSTMCell::step: output state must be H x B");
   detail::ensure_shape(gates, 4 * H, B);
-  gates.noalias() = W_.value * x;
-  gates.noalias() += U_.value * h;
+  detail::gemm(detail::Op::N, W_.value, detail::Op::N, x, gates, false);
+  detail::gemm(detail::Op::N, U_.value, detail::Op::N, h, gates, true);
   gates.colwise() += b_.value.col(0);
   activate(gates, c, c_out, h_out);
 }

@@ -2,14 +2,14 @@
 #ifndef SEQ2SEQ_MODEL_HPP
 #define SEQ2SEQ_MODEL_HPP
 
-#include "beam_search.hpp"
-#include "decoder.hpp"
-#include "encoder.hpp"
-
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include "beam_search.hpp"
+#include "decoder.hpp"
+#include "encoder.hpp"
 
 namespace seq2seq {
 
@@ -20,10 +20,10 @@ struct ModelConfig {
   Index embed = 0;
   Index hidden = 0;
   Index layers = 0;
-  bool reverse_source = true;  // the paper's trick; false reads the source in order
-  bool peephole = false;       // informational: must equal the compiled cell's option
-  Index max_length = 0;        // longest accepted source/target in words; 0 = unlimited
-  bool per_token_loss = false; // false: summed NLL / number of sequences (the paper); true: per token
+  bool reverse_source = true;   // the paper's trick; false reads the source in order
+  bool peephole = false;        // informational: must equal the compiled cell's option
+  Index max_length = 0;         // longest accepted source/target in words; 0 = unlimited
+  bool per_token_loss = false;  // false: summed NLL / number of sequences (the paper); true: per token
 
   /// The paper's configuration: 4 layers of 1000 cells, 1000-d embeddings, 160k/80k vocabularies.
   static ModelConfig paper() {
@@ -39,9 +39,9 @@ struct ModelConfig {
 
 /// What one batch cost.
 struct LossStats {
-  double loss = 0;       // the objective that was differentiated (see ModelConfig::per_token_loss)
-  double nll = 0;        // summed -log p over every target token (incl. <EOS>)
-  Index tokens = 0;      // target tokens incl. <EOS>
+  double loss = 0;   // the objective that was differentiated (see ModelConfig::per_token_loss)
+  double nll = 0;    // summed -log p over every target token (incl. <EOS>)
+  Index tokens = 0;  // target tokens incl. <EOS>
   Index sequences = 0;
 };
 
@@ -63,9 +63,11 @@ class Seq2Seq {
 
   static_assert(std::is_same<typename EncoderT::Scalar, typename DecoderT::Scalar>::value,
                 "Seq2Seq: encoder and decoder must use the same Scalar type");
-  static_assert(EncoderT::Hidden == DecoderT::Hidden || EncoderT::Hidden == Eigen::Dynamic || DecoderT::Hidden == Eigen::Dynamic,
+  static_assert(EncoderT::Hidden == DecoderT::Hidden || EncoderT::Hidden == Eigen::Dynamic ||
+                    DecoderT::Hidden == Eigen::Dynamic,
                 "Seq2Seq: the decoder starts from the encoder's state, so both need the same hidden size");
-  static_assert(EncoderT::Layers == DecoderT::Layers || EncoderT::Layers == Eigen::Dynamic || DecoderT::Layers == Eigen::Dynamic,
+  static_assert(EncoderT::Layers == DecoderT::Layers || EncoderT::Layers == Eigen::Dynamic ||
+                    DecoderT::Layers == Eigen::Dynamic,
                 "Seq2Seq: the decoder starts layer by layer from the encoder's state, so both need the same depth");
   static_assert(EncoderT::StackType::Peephole == DecoderT::StackType::Peephole,
                 "Seq2Seq: encoder and decoder cells must agree on peepholes");
@@ -114,8 +116,8 @@ class Seq2Seq {
     for (const auto& y : batch.target) tokens += static_cast<Index>(y.size()) + 1;
     const double norm = config_.per_token_loss ? static_cast<double>(tokens) : static_cast<double>(B);
     encoder_.forward(batch.source, ws.encoder, ws.v, config_.max_length);
-    const NLLResult r = decoder_.forward_backward(batch.target, ws.v, ws.decoder, static_cast<Scalar>(1.0 / norm), ws.dv,
-                                                  config_.max_length);
+    const NLLResult r = decoder_.forward_backward(batch.target, ws.v, ws.decoder, static_cast<Scalar>(1.0 / norm),
+                                                  ws.dv, config_.max_length);
     encoder_.backward(ws.encoder, ws.dv);
     return {r.nll / norm, r.nll, r.tokens, B};
   }
@@ -138,9 +140,10 @@ class Seq2Seq {
     return evaluate(batch, ws);
   }
 
-  /// log p(target | source) of every pair of the batch (the paper's rescoring score).
+  /// log p(target | source) of every pair of the batch (the paper's rescoring score). An empty
+  /// target is the empty translation: log p(<EOS> | source).
   std::vector<double> score(const PairBatch& batch, Workspace& ws) const {
-    check_batch(batch);
+    check_batch(batch, /*allow_empty_targets=*/true);
     const auto B = batch.size();
     encoder_.forward(batch.source, ws.encoder, ws.v, config_.max_length);
     decoder_.loss(batch.target, ws.v, ws.decoder, true, config_.max_length);
@@ -162,7 +165,8 @@ class Seq2Seq {
   }
 
   /// Greedy decoding of a whole batch at once (each column takes the most likely word until <EOS>).
-  std::vector<Sentence> translate_greedy(const std::vector<Sentence>& sources, DecodeWorkspace& ws, Index max_length = 0) const;
+  std::vector<Sentence> translate_greedy(const std::vector<Sentence>& sources, DecodeWorkspace& ws,
+                                         Index max_length = 0) const;
   std::vector<Sentence> translate_greedy(const std::vector<Sentence>& sources, Index max_length = 0) const {
     DecodeWorkspace ws;
     return translate_greedy(sources, ws, max_length);
@@ -184,19 +188,30 @@ class Seq2Seq {
 
  private:
   static ModelConfig checked(const ModelConfig& c) {
-    detail::require(c.source_vocab > Special::count && c.target_vocab > Special::count,
-                    "Seq2Seq: vocabularies must hold more than the " + std::to_string(Special::count) + " special tokens");
-    detail::require(c.peephole == EncoderT::StackType::Peephole,
-                    std::string("Seq2Seq: the configuration asks for ") + (c.peephole ? "" : "no ") +
-                        "peepholes, the compiled cell type disagrees");
+    detail::require(c.source_vocab > Special::count && c.target_vocab > Special::count, [&] {
+      return std::string("Seq2Seq: vocabularies must hold more than the " + std::to_string(Special::count) +
+                         " special tokens");
+    });
+    detail::require(c.peephole == EncoderT::StackType::Peephole, [&] {
+      return std::string(std::string("Seq2Seq: the configuration asks for ") + (c.peephole ? "" : "no ") +
+                         "peepholes, the compiled cell type disagrees");
+    });
     detail::require(c.max_length >= 0, "Seq2Seq: max_length must not be negative");
     return c;
   }
-  static void check_batch(const PairBatch& batch) {
-    detail::require(batch.source.size() == batch.target.size(),
-                    "Seq2Seq: batch has " + std::to_string(batch.source.size()) + " sources but " +
-                        std::to_string(batch.target.size()) + " targets");
+  /// Training data must have non-empty targets; score() accepts the empty translation (just <EOS>),
+  /// which translate() can return.
+  static void check_batch(const PairBatch& batch, bool allow_empty_targets = false) {
+    detail::require(batch.source.size() == batch.target.size(), [&] {
+      return std::string("Seq2Seq: batch has " + std::to_string(batch.source.size()) + " sources but " +
+                         std::to_string(batch.target.size()) + " targets");
+    });
     detail::require(batch.size() > 0, "Seq2Seq: empty batch");
+    if (allow_empty_targets) return;
+    for (std::size_t b = 0; b < batch.target.size(); ++b)
+      detail::require(!batch.target[b].empty(), [&] {
+        return std::string("Seq2Seq: target sentence " + std::to_string(b) + " of the batch is empty");
+      });
   }
 
   ModelConfig config_;
@@ -228,7 +243,8 @@ class Ensemble {
   std::vector<Hypothesis> translate(const Sentence& source, const DecodeOptions& opt = DecodeOptions()) const {
     Scorer s(*this, source);
     Mat log_probs;
-    return beam_search(s, opt, members_.front()->output_limit(static_cast<Index>(source.size()), opt.max_length), log_probs);
+    return beam_search(s, opt, members_.front()->output_limit(static_cast<Index>(source.size()), opt.max_length),
+                       log_probs);
   }
 
   /// log p_ensemble(target | source) under the same combination rule.
@@ -276,8 +292,10 @@ class Ensemble {
       }
       for (std::size_t m = 0; m < ws_.size(); ++m) {
         e_.members_[m]->decoder().step(last, ws_[m].state, ws_[m].log_probs, ws_[m].step);
-        if (m == 0) log_probs = ws_[m].log_probs.array().exp().matrix();
-        else log_probs.array() += ws_[m].log_probs.array().exp();
+        if (m == 0)
+          log_probs = ws_[m].log_probs.array().exp().matrix();
+        else
+          log_probs.array() += ws_[m].log_probs.array().exp();
       }
       log_probs.array() = (log_probs.array() / static_cast<Scalar>(ws_.size())).log();
     }
@@ -314,8 +332,8 @@ std::vector<Hypothesis> Seq2Seq<EncoderT, DecoderT>::translate(const Sentence& s
 }
 
 template <typename EncoderT, typename DecoderT>
-std::vector<Sentence> Seq2Seq<EncoderT, DecoderT>::translate_greedy(const std::vector<Sentence>& sources, DecodeWorkspace& ws,
-                                                                    Index max_length) const {
+std::vector<Sentence> Seq2Seq<EncoderT, DecoderT>::translate_greedy(const std::vector<Sentence>& sources,
+                                                                    DecodeWorkspace& ws, Index max_length) const {
   const auto B = static_cast<Index>(sources.size());
   std::vector<Sentence> out(static_cast<std::size_t>(B));
   if (B == 0) return out;

@@ -2,8 +2,6 @@
 #ifndef SEQ2SEQ_PARAM_HPP
 #define SEQ2SEQ_PARAM_HPP
 
-#include "config.hpp"
-
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +9,8 @@
 #include <random>
 #include <string>
 #include <string_view>
+
+#include "config.hpp"
 
 namespace seq2seq {
 
@@ -65,7 +65,8 @@ class ParamName {
 
  private:
   void append(std::string_view s) {
-    detail::require(len_ + s.size() <= capacity, "parameter name longer than " + std::to_string(capacity) + " characters");
+    detail::require(len_ + s.size() <= capacity,
+                    "parameter name longer than " + std::to_string(capacity) + " characters");
     std::memcpy(buf_.data() + len_, s.data(), s.size());
     len_ += s.size();
   }
@@ -90,7 +91,8 @@ class Rng {
     detail::require(n > 0, "Rng::below needs n > 0");
     const std::uint64_t limit = Engine::max() - Engine::max() % n;
     std::uint64_t x;
-    do x = engine_(); while (x >= limit);
+    do x = engine_();
+    while (x >= limit);
     return x % n;
   }
   Engine& engine() { return engine_; }

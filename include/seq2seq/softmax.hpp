@@ -2,15 +2,16 @@
 #ifndef SEQ2SEQ_SOFTMAX_HPP
 #define SEQ2SEQ_SOFTMAX_HPP
 
-#include "config.hpp"
-#include "param.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include "config.hpp"
+#include "detail/gemm.hpp"
+#include "param.hpp"
 
 namespace seq2seq {
 
@@ -91,7 +92,7 @@ class SoftmaxNLL {
   void log_probs(const Eigen::Ref<const Mat>& Hs, Mat& out) const {
     detail::require(Hs.rows() == hidden_, "SoftmaxNLL::log_probs: input rows differ from the hidden size");
     detail::ensure_shape(out, vocab_size(), Hs.cols());
-    out.noalias() = W_.value * Hs;
+    detail::gemm(detail::Op::N, W_.value, detail::Op::N, Hs, out, false);
     out.colwise() += b_.value.col(0);
     for (Index j = 0; j < out.cols(); ++j) log_softmax_inplace(out.col(j));
   }
@@ -107,8 +108,8 @@ class SoftmaxNLL {
  private:
   template <typename Id>
   NLLResult run(const Eigen::Ref<const Mat>& Hs, const std::vector<Id>& targets,
-                const Eigen::Matrix<Scalar, 1, Eigen::Dynamic>& mask, Scalar scale, Mat* dH, SoftmaxWorkspace<Scalar>& ws,
-                Index group, std::vector<double>* column_nll, Mat* dW, Mat* db) const;
+                const Eigen::Matrix<Scalar, 1, Eigen::Dynamic>& mask, Scalar scale, Mat* dH,
+                SoftmaxWorkspace<Scalar>& ws, Index group, std::vector<double>* column_nll, Mat* dW, Mat* db) const;
 
   Index hidden_;
   Param<Scalar> W_, b_;
@@ -123,8 +124,10 @@ NLLResult SoftmaxNLL<Scalar, Hidden>::run(const Eigen::Ref<const Mat>& Hs, const
   const Index n = Hs.cols();
   const Index V = vocab_size();
   detail::require(Hs.rows() == hidden_, "SoftmaxNLL: input rows differ from the hidden size");
-  detail::require(static_cast<Index>(targets.size()) == n, "SoftmaxNLL: " + std::to_string(targets.size()) +
-                                                               " targets for " + std::to_string(n) + " columns");
+  detail::require(static_cast<Index>(targets.size()) == n, [&] {
+    return std::string("SoftmaxNLL: " + std::to_string(targets.size()) + " targets for " + std::to_string(n) +
+                       " columns");
+  });
   detail::require(mask.size() == 0 || mask.size() == n, "SoftmaxNLL: mask length differs from the number of columns");
   detail::require(group > 0 && n % group == 0, "SoftmaxNLL: columns are not a multiple of the group size");
   detail::require(V > 0, "SoftmaxNLL: empty vocabulary");
@@ -140,7 +143,7 @@ NLLResult SoftmaxNLL<Scalar, Hidden>::run(const Eigen::Ref<const Mat>& Hs, const
     const Index len = std::min(chunk, n - start);
     auto Z = ws.logits.leftCols(len);
     const auto Hc = Hs.middleCols(start, len);
-    Z.noalias() = W_.value * Hc;                                   // (1)
+    detail::gemm(detail::Op::N, W_.value, detail::Op::N, Hc, Z, false);  // (1)
     Z.colwise() += b_.value.col(0);
     for (Index j = 0; j < len; ++j) {
       const Index k = start + j;
@@ -155,19 +158,19 @@ NLLResult SoftmaxNLL<Scalar, Hidden>::run(const Eigen::Ref<const Mat>& Hs, const
         throw std::out_of_range("seq2seq: target id " + std::to_string(y64) + " is outside the vocabulary of " +
                                 std::to_string(V) + " words");
       const Index y = static_cast<Index>(y64);
-      log_softmax_inplace(z);                                      // (2)
-      out.nll -= static_cast<double>(z(y));                        // (3)
+      log_softmax_inplace(z);                // (2)
+      out.nll -= static_cast<double>(z(y));  // (3)
       if (column_nll != nullptr) (*column_nll)[static_cast<std::size_t>(k)] = -static_cast<double>(z(y));
       ++out.tokens;
       if (dH != nullptr) {
-        z.array() = z.array().exp() * scale;                       // d(3)/dz = softmax(z) - onehot(y)
+        z.array() = z.array().exp() * scale;  // d(3)/dz = softmax(z) - onehot(y)
         z(y) -= scale;
       }
     }
     if (dH != nullptr) {
-      dW->noalias() += Z * Hc.transpose();
+      detail::gemm(detail::Op::N, Z, detail::Op::T, Hc, *dW, true);
       db->col(0) += Z.rowwise().sum();
-      dH->middleCols(start, len).noalias() = W_.value.transpose() * Z;
+      detail::gemm(detail::Op::T, W_.value, detail::Op::N, Z, dH->middleCols(start, len), false);
     }
   }
   return out;

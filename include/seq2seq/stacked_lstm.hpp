@@ -2,10 +2,10 @@
 #ifndef SEQ2SEQ_STACKED_LSTM_HPP
 #define SEQ2SEQ_STACKED_LSTM_HPP
 
-#include "lstm_cell.hpp"
-
 #include <type_traits>
 #include <vector>
+
+#include "lstm_cell.hpp"
 
 namespace seq2seq {
 
@@ -70,8 +70,7 @@ class StackedLSTM {
 
   static_assert(Layers_ == Eigen::Dynamic || Layers_ >= 1, "StackedLSTM: Layers must be at least 1 or Eigen::Dynamic");
 
-  explicit StackedLSTM(Index layers = Layers_, Index hidden = Hidden, Index input = Input)
-      : first_(hidden, input) {
+  explicit StackedLSTM(Index layers = Layers_, Index hidden = Hidden, Index input = Input) : first_(hidden, input) {
     const Index L = detail::resolve_size(Layers_, layers, "StackedLSTM depth");
     upper_.reserve(static_cast<std::size_t>(L - 1));
     for (Index l = 1; l < L; ++l) upper_.emplace_back(first_.hidden_size(), first_.hidden_size());
@@ -106,23 +105,28 @@ class StackedLSTM {
   void forward(const ConstRef& X, Index batch, const State* init, Tape& tape, const MaskType* mask = nullptr) const {
     const Index L = layers();
     if (init != nullptr)
-      detail::require(init->layers() == L, "StackedLSTM::forward: initial state has " + std::to_string(init->layers()) +
-                                               " layers, the stack has " + std::to_string(L));
+      detail::require(init->layers() == L, [&] {
+        return std::string("StackedLSTM::forward: initial state has " + std::to_string(init->layers()) +
+                           " layers, the stack has " + std::to_string(L));
+      });
     tape.layer.resize(static_cast<std::size_t>(L));
     const Mat none;
     for (Index l = 0; l < L; ++l) {
       const ConstRef h0 = init ? ConstRef(init->h[static_cast<std::size_t>(l)]) : ConstRef(none);
       const ConstRef c0 = init ? ConstRef(init->c[static_cast<std::size_t>(l)]) : ConstRef(none);
       auto& tl = tape.layer[static_cast<std::size_t>(l)];
-      if (l == 0) first_.forward(X, batch, h0, c0, tl, mask);
-      else upper(l).forward(tape.layer[static_cast<std::size_t>(l - 1)].outputs(), batch, h0, c0, tl, mask);
+      if (l == 0)
+        first_.forward(X, batch, h0, c0, tl, mask);
+      else
+        upper(l).forward(tape.layer[static_cast<std::size_t>(l - 1)].outputs(), batch, h0, c0, tl, mask);
     }
   }
 
   /// The state after the last step of every layer (with padding: after each column's last real step).
   void final_state(const Tape& tape, State& out) const {
     const Index L = layers();
-    detail::require(static_cast<Index>(tape.layer.size()) == L, "StackedLSTM::final_state: tape does not match the stack");
+    detail::require(static_cast<Index>(tape.layer.size()) == L,
+                    "StackedLSTM::final_state: tape does not match the stack");
     out.resize(L, hidden_size(), tape.layer.front().batch);
     for (std::size_t l = 0; l < tape.layer.size(); ++l) {
       out.h[l] = tape.layer[l].final_h();
@@ -137,7 +141,8 @@ class StackedLSTM {
   void backward(const ConstRef& X, Tape& tape, const ConstRef& dH_top, const State* d_final, Mat* dX, State* d_init) {
     const Index L = layers();
     detail::require(static_cast<Index>(tape.layer.size()) == L, "StackedLSTM::backward: tape does not match the stack");
-    if (d_final != nullptr) detail::require(d_final->layers() == L, "StackedLSTM::backward: d_final has the wrong depth");
+    if (d_final != nullptr)
+      detail::require(d_final->layers() == L, "StackedLSTM::backward: d_final has the wrong depth");
     const Mat none;
     const Index B = tape.layer.front().batch;
     if (d_init != nullptr) d_init->resize(L, hidden_size(), B);

@@ -2,13 +2,13 @@
 #ifndef SEQ2SEQ_TESTING_GRADCHECK_HPP
 #define SEQ2SEQ_TESTING_GRADCHECK_HPP
 
-#include "../param.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "../param.hpp"
 
 namespace seq2seq::testing {
 
@@ -44,8 +44,9 @@ struct GradCheckReport {
 /// perturbing every element of `value` in place and restoring it. `loss` recomputes the loss from
 /// scratch with the current values. Use double precision.
 template <typename Derived, typename LossFn>
-TensorCheck check_tensor(std::string name, Eigen::MatrixBase<Derived>& value, const Eigen::Ref<const Matrix<typename Derived::Scalar>>& analytic,
-                         LossFn&& loss, double eps = 1e-6) {
+TensorCheck check_tensor(std::string name, Eigen::MatrixBase<Derived>& value,
+                         const Eigen::Ref<const Matrix<typename Derived::Scalar>>& analytic, LossFn&& loss,
+                         double eps = 1e-6) {
   using S = typename Derived::Scalar;
   detail::require(analytic.rows() == value.rows() && analytic.cols() == value.cols(),
                   "check_tensor(" + name + "): analytic gradient shape differs from the tensor's");
