@@ -50,30 +50,52 @@ struct Candidate {
 /// the beam fills on the last step and <EOS> extensions ranked below every kept one are dropped.
 template <typename Scorer, typename Mat>
 std::vector<Hypothesis> beam_search(Scorer& scorer, const DecodeOptions& opt, Index max_length, Mat& log_probs) {
-  detail::require(opt.beam >= 1, [&] {
-    return std::string("beam_search: beam size must be at least 1, got " + std::to_string(opt.beam));
-  });
+  detail::require(opt.beam >= 1,
+                  [&] { return "beam_search: beam size must be at least 1, got " + std::to_string(opt.beam); });
   detail::require(opt.nbest >= 1 && opt.nbest <= opt.beam, [&] {
-    return std::string("beam_search: nbest must be between 1 and the beam size (" + std::to_string(opt.beam) + ")");
+    return "beam_search: nbest must be between 1 and the beam size (" + std::to_string(opt.beam) + "), got " +
+           std::to_string(opt.nbest);
   });
   detail::require(max_length >= 0, "beam_search: negative maximum length");
   const Index V = scorer.vocab_size();
+  const Index beam = opt.beam;
   const double alpha = opt.length_alpha;
-  const auto rank = [alpha](double logp, std::size_t words) {
+  const auto rank = [alpha](double logp, Index words) {
     return alpha > 0 ? logp / std::pow(static_cast<double>(words + 1), alpha) : logp;
   };
 
-  std::vector<Sentence> alive(1);
-  std::vector<double> alive_logp(1, 0.0);
-  std::vector<Hypothesis> done;
+  // Every buffer is sized once here, so the steps below allocate nothing: hypotheses are kept as
+  // back-pointers (token and parent of live hypothesis k after step t) and spelled out at the end.
+  const auto steps = static_cast<std::size_t>(max_length + 1);
+  std::vector<TokenId> hist_token(steps * static_cast<std::size_t>(beam));
+  std::vector<Index> hist_parent(steps * static_cast<std::size_t>(beam));
+  struct Done {
+    double log_prob, score;
+    Index step, parent;  // <EOS> appended at `step` to live hypothesis `parent` of step - 1
+  };
+  std::vector<Done> done;
+  done.reserve(steps * static_cast<std::size_t>(beam));
+  std::vector<double> alive_logp(1, 0.0), next_logp;
+  next_logp.reserve(static_cast<std::size_t>(beam));
+  alive_logp.reserve(static_cast<std::size_t>(beam));
   std::vector<TokenId> last(1, Special::bos);
+  last.reserve(static_cast<std::size_t>(beam));
   std::vector<detail::Candidate> cand;
+  cand.reserve(static_cast<std::size_t>(beam * V));
   std::vector<Index> parents;
+  parents.reserve(static_cast<std::size_t>(beam));
+  std::vector<double> done_scores;
+  done_scores.reserve(steps * static_cast<std::size_t>(beam));
+  const auto better = [](const detail::Candidate& a, const detail::Candidate& b) {
+    if (a.score != b.score) return a.score > b.score;
+    if (a.parent != b.parent) return a.parent < b.parent;
+    return a.token < b.token;
+  };
   scorer.start(1);
 
-  for (Index t = 0; !alive.empty(); ++t) {
+  for (Index t = 0; !alive_logp.empty(); ++t) {
     scorer.step(last, log_probs);
-    const Index K = static_cast<Index>(alive.size());
+    const auto K = static_cast<Index>(alive_logp.size());
     cand.clear();
     const bool must_end = t >= max_length;
     for (Index k = 0; k < K; ++k) {
@@ -86,51 +108,60 @@ std::vector<Hypothesis> beam_search(Scorer& scorer, const DecodeOptions& opt, In
         cand.push_back({s, k, tok});
       }
     }
-    const auto better = [](const detail::Candidate& a, const detail::Candidate& b) {
-      if (a.score != b.score) return a.score > b.score;
-      if (a.parent != b.parent) return a.parent < b.parent;
-      return a.token < b.token;
-    };
     // Enough extensions to refill the beam even if every <EOS> extension leaves it.
-    const auto need = static_cast<std::size_t>(std::min<Index>(static_cast<Index>(cand.size()), 2 * opt.beam + K));
+    const auto need = static_cast<std::size_t>(std::min<Index>(static_cast<Index>(cand.size()), beam + K));
     std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(need), cand.end(), better);
 
-    std::vector<Sentence> next;
-    std::vector<double> next_logp;
+    next_logp.clear();
     parents.clear();
     last.clear();
-    for (std::size_t c = 0; c < need && static_cast<Index>(next.size()) < opt.beam; ++c) {
+    const auto row = static_cast<std::size_t>(t) * static_cast<std::size_t>(beam);
+    for (std::size_t c = 0; c < need && static_cast<Index>(next_logp.size()) < beam; ++c) {
       const auto& x = cand[c];
-      const Sentence& prefix = alive[static_cast<std::size_t>(x.parent)];
       if (x.token == Special::eos) {
-        done.push_back({prefix, x.score, rank(x.score, prefix.size())});
+        done.push_back({x.score, rank(x.score, t), t, x.parent});
       } else {
-        Sentence s = prefix;
-        s.push_back(x.token);
-        next.push_back(std::move(s));
+        const std::size_t j = next_logp.size();
+        hist_token[row + j] = x.token;
+        hist_parent[row + j] = x.parent;
         next_logp.push_back(x.score);
         parents.push_back(x.parent);
         last.push_back(x.token);
       }
     }
-    alive.swap(next);
     alive_logp.swap(next_logp);
-    if (alive.empty()) break;
+    if (alive_logp.empty()) break;
     scorer.reorder(parents);
     if (alpha <= 0 && static_cast<Index>(done.size()) >= opt.nbest) {
-      std::vector<double> scores;
-      for (const auto& h : done) scores.push_back(h.score);
-      std::nth_element(scores.begin(), scores.begin() + (opt.nbest - 1), scores.end(), std::greater<double>());
-      const double nth_best = scores[static_cast<std::size_t>(opt.nbest - 1)];
+      done_scores.clear();
+      for (const auto& d : done) done_scores.push_back(d.score);
+      std::nth_element(done_scores.begin(), done_scores.begin() + (opt.nbest - 1), done_scores.end(),
+                       std::greater<double>());
+      const double nth_best = done_scores[static_cast<std::size_t>(opt.nbest - 1)];
       const double best_alive = *std::max_element(alive_logp.begin(), alive_logp.end());
       if (nth_best >= best_alive) break;
     }
-    if (alpha > 0 && static_cast<Index>(done.size()) >= opt.beam) break;
+    if (alpha > 0 && static_cast<Index>(done.size()) >= beam) break;
   }
-  std::stable_sort(done.begin(), done.end(),
-                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  std::stable_sort(done.begin(), done.end(), [](const Done& a, const Done& b) { return a.score > b.score; });
   if (static_cast<Index>(done.size()) > opt.nbest) done.resize(static_cast<std::size_t>(opt.nbest));
-  return done;
+
+  std::vector<Hypothesis> out;
+  out.reserve(done.size());
+  for (const auto& d : done) {
+    Hypothesis h;
+    h.log_prob = d.log_prob;
+    h.score = d.score;
+    h.tokens.resize(static_cast<std::size_t>(d.step));
+    Index k = d.parent;
+    for (Index t = d.step - 1; t >= 0; --t) {
+      const auto at = static_cast<std::size_t>(t) * static_cast<std::size_t>(beam) + static_cast<std::size_t>(k);
+      h.tokens[static_cast<std::size_t>(t)] = hist_token[at];
+      k = hist_parent[at];
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
 }
 
 }  // namespace seq2seq

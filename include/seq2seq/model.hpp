@@ -2,7 +2,10 @@
 #ifndef SEQ2SEQ_MODEL_HPP
 #define SEQ2SEQ_MODEL_HPP
 
+#include <cmath>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -267,15 +270,22 @@ class Ensemble {
   /// The next-word scorer of beam_search over every member.
   class Scorer {
    public:
-    Scorer(const Ensemble& e, const Sentence& source) : e_(e), ws_(e.members_.size()) {
-      for (std::size_t m = 0; m < e.members_.size(); ++m) {
-        const Model& model = *e.members_[m];
-        model.encode(std::vector<Sentence>{source}, ws_[m].encoder, ws_[m].v);
+    /// Encodes `source` with every member, in `workspaces` (one per member) when given, else in
+    /// workspaces of its own.
+    Scorer(const Ensemble& e, const Sentence& source, std::vector<typename Model::DecodeWorkspace*> workspaces = {})
+        : e_(e), ws_(std::move(workspaces)) {
+      if (ws_.empty()) {
+        owned_.resize(e.members_.size());
+        for (auto& w : owned_) ws_.push_back(&w);
       }
+      detail::require(ws_.size() == e.members_.size(), "Ensemble::Scorer: one workspace per member is needed");
+      const std::vector<Sentence> one{source};
+      for (std::size_t m = 0; m < e.members_.size(); ++m) e.members_[m]->encode(one, ws_[m]->encoder, ws_[m]->v);
     }
     Index vocab_size() const { return e_.members_.front()->config().target_vocab; }
     void start(Index K) {
-      for (auto& w : ws_) {
+      for (auto* wp : ws_) {
+        auto& w = *wp;
         w.state.resize(w.v.layers(), w.v.h.front().rows(), K);
         for (Index l = 0; l < w.v.layers(); ++l)
           for (Index k = 0; k < K; ++k) {
@@ -287,21 +297,22 @@ class Ensemble {
     template <typename M>
     void step(const std::vector<TokenId>& last, M& log_probs) {
       if (ws_.size() == 1) {
-        e_.members_.front()->decoder().step(last, ws_[0].state, log_probs, ws_[0].step);
+        e_.members_.front()->decoder().step(last, ws_[0]->state, log_probs, ws_[0]->step);
         return;
       }
       for (std::size_t m = 0; m < ws_.size(); ++m) {
-        e_.members_[m]->decoder().step(last, ws_[m].state, ws_[m].log_probs, ws_[m].step);
+        e_.members_[m]->decoder().step(last, ws_[m]->state, ws_[m]->log_probs, ws_[m]->step);
         if (m == 0)
-          log_probs = ws_[m].log_probs.array().exp().matrix();
+          log_probs = ws_[m]->log_probs.array().exp().matrix();
         else
-          log_probs.array() += ws_[m].log_probs.array().exp();
+          log_probs.array() += ws_[m]->log_probs.array().exp();
       }
       log_probs.array() = (log_probs.array() / static_cast<Scalar>(ws_.size())).log();
     }
     void reorder(const std::vector<Index>& parents) {
       const auto K = static_cast<Index>(parents.size());
-      for (auto& w : ws_) {
+      for (auto* wp : ws_) {
+        auto& w = *wp;
         w.reordered.resize(w.state.layers(), w.state.h.front().rows(), K);
         for (std::size_t l = 0; l < w.state.h.size(); ++l)
           for (Index k = 0; k < K; ++k) {
@@ -314,7 +325,8 @@ class Ensemble {
 
    private:
     const Ensemble& e_;
-    std::vector<typename Model::DecodeWorkspace> ws_;
+    std::vector<typename Model::DecodeWorkspace*> ws_;
+    std::vector<typename Model::DecodeWorkspace> owned_;
   };
 
  private:
@@ -326,9 +338,9 @@ class Ensemble {
 template <typename EncoderT, typename DecoderT>
 std::vector<Hypothesis> Seq2Seq<EncoderT, DecoderT>::translate(const Sentence& source, const DecodeOptions& opt,
                                                                DecodeWorkspace& ws) const {
-  (void)ws;
   const Ensemble<Seq2Seq> single({this});
-  return single.translate(source, opt);
+  typename Ensemble<Seq2Seq>::Scorer scorer(single, source, {&ws});
+  return beam_search(scorer, opt, output_limit(static_cast<Index>(source.size()), opt.max_length), ws.log_probs);
 }
 
 template <typename EncoderT, typename DecoderT>
@@ -355,6 +367,9 @@ std::vector<Sentence> Seq2Seq<EncoderT, DecoderT>::translate_greedy(const std::v
         Scalar best_lp = -std::numeric_limits<Scalar>::infinity();
         for (Index v = 0; v < ws.log_probs.rows(); ++v) {
           if (v == Special::pad || v == Special::bos) continue;
+          // NaN compares false and would end the sentence silently: say so, as beam_search does.
+          if (std::isnan(ws.log_probs(v, b)))
+            throw std::runtime_error("seq2seq: translate_greedy: the model produced NaN log-probabilities");
           if (ws.log_probs(v, b) > best_lp) {  // strict: ties go to the lower id, as in beam_search
             best_lp = ws.log_probs(v, b);
             best = static_cast<TokenId>(v);

@@ -65,8 +65,10 @@ class ParamName {
 
  private:
   void append(std::string_view s) {
-    detail::require(len_ + s.size() <= capacity,
-                    "parameter name longer than " + std::to_string(capacity) + " characters");
+    detail::require(len_ + s.size() <= capacity, [&] {
+      return "parameter name longer than " + std::to_string(capacity) + " characters: " + std::string(view()) + "." +
+             std::string(s);
+    });
     std::memcpy(buf_.data() + len_, s.data(), s.size());
     len_ += s.size();
   }

@@ -1,0 +1,165 @@
+// A full training step and decoding of the issue-5 model, to compare with bench/train_step_torch.py
+// (the same model in PyTorch): embeddings 256, hidden 256, 2 layers, vocabularies of 8,000 words on
+// each side, batch 64, 20 source and 20 target words per sentence, Adam, global-norm clipping at 5.
+//
+//   train/threads:N    one Trainer::step (forward, backward, clip, Adam); counter target_tokens/s
+//                      counts the 20 target words of each of the 64 sentences
+//   decode_beam5/...   beam search (beam 5) of one 20-word source; counter sentences/s
+//   decode_greedy64/.. batched greedy decoding of 64 sources; counter sentences/s
+//
+// Before the benchmarks, main() prints the memory of a training step: the growth of the peak
+// resident set (VmHWM) over the first steps, beside the bytes that backward must read (stored
+// gates, c and h of every layer and step, the embedded inputs).
+#include <seq2seq/optim/optim.hpp>
+#include <seq2seq/seq2seq.hpp>
+#include <seq2seq/train.hpp>
+
+#include <benchmark/benchmark.h>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace {
+
+using Stack = seq2seq::StackedLSTM<seq2seq::LSTMCell<float, 256, 256>, 2>;
+using Model = seq2seq::Seq2Seq<seq2seq::Encoder<Stack>, seq2seq::Decoder<Stack>>;
+
+constexpr seq2seq::Index kVocab = 8000, kBatch = 64, kWords = 20;
+
+seq2seq::ModelConfig config() {
+  seq2seq::ModelConfig c;
+  c.source_vocab = kVocab;
+  c.target_vocab = kVocab;
+  c.embed = 256;
+  c.hidden = 256;
+  c.layers = 2;
+  return c;
+}
+
+seq2seq::PairBatch make_batch(seq2seq::Rng& rng) {
+  seq2seq::PairBatch b;
+  for (seq2seq::Index s = 0; s < kBatch; ++s) {
+    seq2seq::Sentence x, y;
+    for (seq2seq::Index t = 0; t < kWords; ++t) {
+      x.push_back(static_cast<seq2seq::TokenId>(seq2seq::Special::count + rng.below(kVocab - seq2seq::Special::count)));
+      y.push_back(static_cast<seq2seq::TokenId>(seq2seq::Special::count + rng.below(kVocab - seq2seq::Special::count)));
+    }
+    b.source.push_back(x);
+    b.target.push_back(y);
+  }
+  return b;
+}
+
+void set_threads(int n) {
+  Eigen::setNbThreads(n);
+#if defined(_OPENMP)
+  omp_set_num_threads(n);
+#endif
+}
+
+void BM_train(benchmark::State& state) {
+  set_threads(static_cast<int>(state.range(0)));
+  Model model(config());
+  seq2seq::Rng rng(1);
+  seq2seq::init_uniform(model, rng, 0.08);
+  seq2seq::Optimizer<seq2seq::Adam, float> opt;
+  seq2seq::Trainer<Model, seq2seq::Adam> trainer(model, opt);
+  const seq2seq::PairBatch batch = make_batch(rng);
+  trainer.step(batch, 1e-3);  // warm-up: buffers reach their steady-state size
+  for (auto _ : state) {
+    auto r = trainer.step(batch, 1e-3);
+    benchmark::DoNotOptimize(r.stats.loss);
+  }
+  state.counters["target_tokens/s"] =
+      benchmark::Counter(static_cast<double>(kBatch * kWords) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+
+void BM_decode_beam5(benchmark::State& state) {
+  set_threads(static_cast<int>(state.range(0)));
+  Model model(config());
+  seq2seq::Rng rng(2);
+  seq2seq::init_uniform(model, rng, 0.08);
+  const seq2seq::PairBatch batch = make_batch(rng);
+  seq2seq::DecodeOptions opt;
+  opt.beam = 5;
+  opt.max_length = kWords;  // untrained: every hypothesis runs to the limit, a fixed amount of work
+  Model::DecodeWorkspace ws;
+  std::size_t k = 0;
+  for (auto _ : state) {
+    auto h = model.translate(batch.source[k++ % batch.source.size()], opt, ws);
+    benchmark::DoNotOptimize(h.data());
+  }
+  state.counters["sentences/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void BM_decode_greedy64(benchmark::State& state) {
+  set_threads(static_cast<int>(state.range(0)));
+  Model model(config());
+  seq2seq::Rng rng(3);
+  seq2seq::init_uniform(model, rng, 0.08);
+  const seq2seq::PairBatch batch = make_batch(rng);
+  Model::DecodeWorkspace ws;
+  for (auto _ : state) {
+    auto out = model.translate_greedy(batch.source, ws, kWords);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["sentences/s"] = benchmark::Counter(static_cast<double>(kBatch) * static_cast<double>(state.iterations()),
+                                                     benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_train)->Name("train")->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_decode_beam5)->Name("decode_beam5")->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_decode_greedy64)->Name("decode_greedy64")->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// Peak resident set size in bytes (VmHWM), 0 when /proc is not there.
+double peak_rss() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmHWM:") {
+      double kb = 0;
+      in >> kb;
+      return kb * 1024.0;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+
+void memory_report() {
+  Model model(config());
+  seq2seq::Rng rng(1);
+  seq2seq::init_uniform(model, rng, 0.08);
+  seq2seq::Optimizer<seq2seq::Adam, float> opt;
+  opt.initialize(model);  // Adam's state exists before the measurement
+  const seq2seq::PairBatch batch = make_batch(rng);
+  seq2seq::Trainer<Model, seq2seq::Adam> trainer(model, opt);
+  const double before = peak_rss();
+  for (int i = 0; i < 3; ++i) trainer.step(batch, 1e-3);
+  const double after = peak_rss();
+  auto& ws = trainer.workspace();
+  // What backward must read: per layer gates (4H), c and h with the initial state, plus the
+  // embedded inputs of layer 0 (the tapes' cached_scalars), for encoder and decoder.
+  const double cache = static_cast<double>(ws.encoder.stack.cached_scalars() + ws.encoder.X.size() +
+                                           ws.decoder.stack.cached_scalars() + ws.decoder.X.size()) *
+                       sizeof(float);
+  std::printf("memory of a training step: peak RSS grew by %.1f MiB; BPTT cache %.1f MiB; ratio %.2f\n",
+              (after - before) / 1048576.0, cache / 1048576.0, (after - before) / cache);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  memory_report();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
