@@ -55,8 +55,9 @@ class SoftmaxNLL {
   const Param<Scalar>& W() const { return W_; }
   const Param<Scalar>& b() const { return b_; }
 
-  /// Scalars per chunk of logits (default 4M: 16 MiB in float).
-  Index chunk_budget = Index(1) << 22;
+  /// Scalars per chunk of logits (default 1M: 4 MiB in float, a few time steps of a large vocabulary;
+  /// enough columns for an efficient GEMM, small beside the BPTT cache).
+  Index chunk_budget = Index(1) << 20;
 
   template <typename F>
   void visit_parameters(F&& f, const ParamName& prefix = ParamName()) {
