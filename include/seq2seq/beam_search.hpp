@@ -36,10 +36,10 @@ struct Candidate {
 }  // namespace detail
 
 /// Left-to-right beam search (Sutskever et al. 2014, section 3.2). `scorer` provides
-///   Index vocab_size() const;
-///   void start(Index K);                                        K copies of the initial state
-///   template <class M> void step(const std::vector<TokenId>& last, M& log_probs);  V x K
-///   void reorder(const std::vector<Index>& parents);            column j <- old column parents[j]
+///   `Index vocab_size() const;`
+///   `void start(Index K);`                                      K copies of the initial state
+///   `template <class M> void step(const std::vector<TokenId>& last, M& log_probs);`  V x K
+///   `void reorder(const std::vector<Index>& parents);`          column j <- old column parents[j]
 /// Each step extends every live hypothesis by every word except <pad> and <s>, ranks the extensions
 /// by total log-probability (ties: lower parent index, then lower token id), and walks them in that
 /// order: an extension ending in <EOS> joins the complete set, any other joins the next beam, until
