@@ -1,5 +1,8 @@
 // seq2seq: umbrella header. Sequence to Sequence Learning with Neural Networks
 // (Sutskever, Vinyals & Le, 2014) as a header-only C++17 library on Eigen.
+//
+// Everything: the layers and the model, the data pipeline, evaluation, optimizers, the trainer
+// and checkpoints (io/ needs nlohmann-json, a dependency of the package, and POSIX).
 #ifndef SEQ2SEQ_SEQ2SEQ_HPP
 #define SEQ2SEQ_SEQ2SEQ_HPP
 
@@ -13,5 +16,10 @@
 #include "decoder.hpp"
 #include "beam_search.hpp"
 #include "model.hpp"
+#include "data/data.hpp"
+#include "eval/eval.hpp"
+#include "optim/optim.hpp"
+#include "train.hpp"
+#include "io/checkpoint.hpp"
 
 #endif  // SEQ2SEQ_SEQ2SEQ_HPP

@@ -54,7 +54,7 @@ inline bool is_blank_line(std::string_view line) {
 
 /// Reads a parallel corpus in the Tatoeba/manythings format: one pair per line,
 /// `source<TAB>target[<TAB>anything]`; the third and later fields (attribution) are ignored.
-/// - line ends may be LF or CR LF (a trailing '\r' is removed); a UTF-8 byte order mark at the start
+/// - line ends may be LF or CR LF (the carriage return is removed); a UTF-8 byte order mark at the start
 ///   of the input is skipped;
 /// - blank lines (nothing but ASCII spaces, tabs, CR, VT, FF) are skipped;
 /// - a line without a tab, or whose source or target is empty or only whitespace, or which is not
