@@ -24,6 +24,15 @@ using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
 template <typename Scalar>
 using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
 
+/// Thrown when a layer is handed NaN or Inf values (LSTMCell::forward checks its input X). It is a
+/// std::invalid_argument, so code that catches bad input catches it too; the Trainer (train.hpp)
+/// catches it by this type: inside a model whose inputs are token ids, a non-finite layer input can
+/// only come from non-finite weights or an overflow, so it counts as a non-finite training step.
+class NonFiniteInputError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 namespace detail {
 
 /// a * b at compile time, Dynamic if either is Dynamic.

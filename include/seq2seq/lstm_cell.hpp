@@ -218,7 +218,7 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::forward(const ConstRef& X, Index
     detail::require((mask->array() == Scalar(0) || mask->array() == Scalar(1)).all(),
                     "LSTMCell::forward: mask entries must be 0 (padding) or 1 (real step)");
   }
-  detail::require(X.allFinite(), "LSTMCell::forward: the input holds NaN or Inf");
+  if (!X.allFinite()) throw NonFiniteInputError("seq2seq: LSTMCell::forward: the input holds NaN or Inf");
 
   tape.steps = T;
   tape.batch = B;

@@ -11,8 +11,10 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace seq2seq {
@@ -82,15 +84,30 @@ class Trainer {
     ++attempted_;
     zero_grad(model_);
     StepResult<Stats> r;
-    r.stats = model_.train_batch(batch, ws_);
+    // A NaN or Inf that reaches a layer's input inside the model (non-finite weights, an overflow)
+    // stops the forward pass with NonFiniteInputError. That is a non-finite step like a NaN loss:
+    // the loss becomes NaN and one gradient element NaN, so a hook that combines gradients across
+    // processes still runs and passes the failure on to every process.
+    std::string forward_error;
+    try {
+      r.stats = model_.train_batch(batch, ws_);
+    } catch (const NonFiniteInputError& e) {
+      forward_error = e.what();
+      r.stats = Stats{};
+      r.stats.loss = std::numeric_limits<double>::quiet_NaN();
+      poison_gradient();
+    }
     hook(model_, r.stats);
     const bool loss_ok = std::isfinite(r.stats.loss);
     r.grad_norm = gradient_norm(model_);
     const bool grad_ok = std::isfinite(r.grad_norm);
     if (!loss_ok || !grad_ok) {
+      const std::string prefix = "seq2seq: ";
+      if (forward_error.compare(0, prefix.size(), prefix) == 0) forward_error.erase(0, prefix.size());
       const std::string what = "seq2seq: training step " + std::to_string(attempted_) + ": " +
-                               (!loss_ok ? "the loss is " + std::to_string(r.stats.loss)
-                                         : "the gradient norm is " + std::to_string(r.grad_norm)) +
+                               (!forward_error.empty() ? "a NaN or Inf value in the forward pass (" + forward_error + ")"
+                                : !loss_ok          ? "the loss is " + describe(r.stats.loss)
+                                                    : "the gradient norm is " + describe(r.grad_norm)) +
                                "; the weights were not updated";
       zero_grad(model_);
       if (options_.on_non_finite == NonFinitePolicy::stop) throw NonFiniteError(attempted_, what);
@@ -110,6 +127,25 @@ class Trainer {
   }
 
  private:
+  /// "NaN", "Inf", "-Inf" or the number (std::to_string would print "-nan" for some NaNs).
+  static std::string describe(double v) {
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "Inf" : "-Inf";
+    return std::to_string(v);
+  }
+
+  /// Sets the first gradient element to NaN (see step).
+  void poison_gradient() {
+    bool done = false;
+    model_.visit_parameters([&](const ParamName&, auto& p) {
+      using S = typename std::decay_t<decltype(p.grad)>::Scalar;
+      if (!done && p.grad.size() > 0) {
+        p.grad(0, 0) = std::numeric_limits<S>::quiet_NaN();
+        done = true;
+      }
+    });
+  }
+
   Model& model_;
   OptimizerType& optimizer_;
   TrainOptions options_;

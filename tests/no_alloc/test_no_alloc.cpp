@@ -23,6 +23,12 @@ namespace {
 std::atomic<long> g_news{0};
 }  // namespace
 
+// GCC 12 pairs the replaced operator new with free() in its -Wmismatched-new-delete analysis;
+// here both sides are the malloc family, as the standard allows for replacements.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 void* operator new(std::size_t n) {
   g_news.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Smoke test of the toy_translation example (registered in CTest as toy_translation_smoke).
+#
+#   smoke_test.sh PATH/TO/toy_translation WORK_DIR
+#
+# Trains a tiny model for a few seconds on a small built-in corpus, then checks that the training
+# loss falls, that eval / translate / score / pca / corpus produce well-formed output, that Ctrl-C
+# (SIGINT) saves a checkpoint that --resume continues, and that bad input gives a clear message
+# and a non-zero exit status, never a crash.
+set -u
+exe="$1"
+work="$2"
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work" || exit 1
+
+failures=0
+pass() { echo "ok   - $1"; }
+fail() { echo "FAIL - $1"; failures=$((failures + 1)); }
+# expect_status NAME WANTED ACTUAL
+expect_status() { if [[ "$3" == "$2" ]]; then pass "$1 (exit $3)"; else fail "$1: exit status $3, expected $2"; fi; }
+# expect_grep NAME PATTERN FILE
+expect_grep() { if grep -q -- "$2" "$3"; then pass "$1"; else fail "$1: no '$2' in $3:"; sed 's/^/    /' "$3" | head -20; fi; }
+# A crash (signal) shows up as a status above 128 other than our 130.
+expect_no_crash() { if (($2 >= 131)); then fail "$1: killed by signal $(($2 - 128))"; fi; }
+
+tiny=(--pairs 3000 --embed 32 --hidden 64 --layers 1 --batch 32 --threads 1 --log-every 5 --seed 7)
+
+# --- train: the loss falls --------------------------------------------------------------------
+"$exe" train --out run "${tiny[@]}" --epochs 3 >train.out 2>train.err
+expect_status "train" 0 $?
+for f in model.safetensors last.safetensors last.state.safetensors train_log.csv learning_curve.svg; do
+  [[ -s run/$f ]] && pass "train wrote $f" || fail "train did not write $f"
+done
+expect_grep "train prints the test BLEU" "^test (greedy" train.out
+if awk -F, '$4 == "train" { if (!n++) first = $6; last = $6 } END { exit !(n >= 4 && last < 0.7 * first) }' run/train_log.csv; then
+  pass "training perplexity falls ($(awk -F, '$4 == "train" { if (!n++) f = $6; l = $6 } END { print f " -> " l }' run/train_log.csv))"
+else
+  fail "training perplexity does not fall:"; cat run/train_log.csv
+fi
+head -c 5 run/learning_curve.svg | grep -q '<svg' && pass "learning curve is SVG" || fail "learning curve is not SVG"
+
+# --- eval ---------------------------------------------------------------------------------------
+"$exe" eval --model run --show 2 >eval.out 2>eval.err
+expect_status "eval" 0 $?
+if grep -Eq '^BLEU [0-9]+\.[0-9]+ .*exact match [0-9]+\.[0-9]+% of [0-9]+ sentences, perplexity [0-9]+\.[0-9]+' eval.out; then
+  pass "eval prints BLEU, exact match and perplexity"
+else
+  fail "eval output is malformed:"; cat eval.out
+fi
+"$exe" corpus --pairs 3000 --part test --output test.tsv
+expect_status "corpus --part test" 0 $?
+"$exe" eval --model run/model.safetensors --test test.tsv --beam 2 --show 0 >eval2.out 2>&1
+expect_status "eval --test FILE --beam 2" 0 $?
+expect_grep "eval on a file" "^BLEU" eval2.out
+
+# --- translate ----------------------------------------------------------------------------------
+printf 'the dog sees the cat\nmy two big horses did not eat the apple\n' >in.txt
+"$exe" translate --model run <in.txt >tr.out 2>tr.err
+expect_status "translate (stdin, greedy)" 0 $?
+[[ $(wc -l <tr.out) -eq 2 ]] && pass "translate: one line per input line" || { fail "translate: $(wc -l <tr.out) lines for 2"; cat tr.out; }
+"$exe" translate --model run --beam 3 --nbest 2 --scores in.txt >nbest.out 2>nbest.err
+expect_status "translate FILE --beam 3 --nbest 2" 0 $?
+if awk -F'\t' 'NF != 4 || $3 > 0 || $2 < 1 || $2 > 2 { bad = 1 } END { exit bad || NR != 4 }' nbest.out; then
+  pass "n-best lines are 'line<TAB>rank<TAB>log p<=0<TAB>text'"
+else
+  fail "n-best output malformed:"; cat nbest.out
+fi
+
+# --- score ---------------------------------------------------------------------------------------
+printf 'the dog sees the cat\tkano le ga miso le o wemi\nthe dog sees the cat\tmiso le ga kano le o wemi\n' >pairs.tsv
+"$exe" score --model run pairs.tsv >score.out 2>score.err
+expect_status "score" 0 $?
+if awk '!($1 ~ /^-?[0-9]+\.[0-9]+$/) || $1 > 0 { bad = 1 } END { exit bad || NR != 2 }' score.out; then
+  pass "score prints one log p <= 0 per pair"
+else
+  fail "score output malformed:"; cat score.out
+fi
+
+# --- pca -----------------------------------------------------------------------------------------
+"$exe" pca --model run --svg vectors.svg >pca.out 2>pca.err
+expect_status "pca" 0 $?
+head -c 5 vectors.svg | grep -q '<svg' && pass "pca wrote an SVG" || fail "pca did not write an SVG"
+[[ $(wc -l <pca.out) -eq 25 ]] && pass "pca prints 24 projected sentences" || { fail "pca output:"; cat pca.out; }
+
+# --- resume --------------------------------------------------------------------------------------
+"$exe" train --out run --resume --epochs 4 >resume.out 2>resume.err
+expect_status "train --resume --epochs 4" 0 $?
+expect_grep "resume continues from the checkpoint" "resuming at step" resume.err
+expect_grep "resume trains the fourth epoch" "^epoch 4.00" resume.err
+
+# --- Ctrl-C saves a checkpoint, --resume continues -----------------------------------------------
+"$exe" train --out run_int "${tiny[@]}" --pairs 20000 --epochs 50 >int.out 2>int.err &
+pid=$!
+for _ in $(seq 1 100); do grep -q '^step' int.err 2>/dev/null && break; sleep 0.1; done
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+expect_status "SIGINT during training" 130 $?
+expect_grep "SIGINT message" "continue with" int.err
+[[ -s run_int/last.state.safetensors ]] && pass "SIGINT saved the training state" || fail "SIGINT saved no training state"
+"$exe" train --out run_int --resume --time-budget 1 >int2.out 2>int2.err
+expect_status "resume after SIGINT" 0 $?
+expect_grep "resume after SIGINT continues" "resuming at step" int2.err
+
+# --- a run stopped twice mid-epoch and resumed equals a run that never stopped --------------------
+checksum() { grep -a -o '"seq2seq.checksum": *"[0-9a-f]*"' "$1" | head -n 1; }
+exact=(--pairs 2000 --embed 16 --hidden 32 --layers 2 --batch 16 --seed 11 --quiet --epochs 2)
+"$exe" train --out run_a "${exact[@]}" >/dev/null 2>&1
+"$exe" train --out run_b "${exact[@]}" --time-budget 0.3 >/dev/null 2>&1
+"$exe" train --out run_b --resume --time-budget 0.3 >/dev/null 2>&1
+"$exe" train --out run_b --resume >/dev/null 2>&1
+a=$(checksum run_a/last.safetensors)
+b=$(checksum run_b/last.safetensors)
+if [[ -n "$a" && "$a" == "$b" ]]; then
+  pass "stopped and resumed training is bit-identical ($a)"
+else
+  fail "resumed training differs: '$a' vs '$b'"
+fi
+
+# --- your own corpus: --data FILE in the Tatoeba layout (a third, ignored column) ----------------
+"$exe" corpus --pairs 2000 | awk -F'\t' '{ print toupper(substr($1, 1, 1)) substr($1, 2) ".\t" $2 " .\tCC-BY 2.0 (France) Attribution: example #" NR }' >own.tsv
+"$exe" train --out run_own --data own.tsv --embed 16 --hidden 32 --layers 1 --epochs 1 --threads 1 --min-count 2 >own.out 2>own.err
+expect_status "train --data FILE" 0 $?
+expect_grep "--data: the file is the corpus" "data: 'own.tsv'" own.err
+"$exe" eval --model run_own --show 0 >own_eval.out 2>&1
+expect_status "eval of a --data model (its own test split)" 0 $?
+expect_grep "eval of a --data model" "^BLEU" own_eval.out
+
+# --- bad input: clear message, non-zero exit, no crash --------------------------------------------
+bad() {  # bad NAME WANTED_STATUS PATTERN command...
+  local name="$1" want="$2" pattern="$3"
+  shift 3
+  "$@" >bad.out 2>bad.err
+  local st=$?
+  expect_no_crash "$name" "$st"
+  expect_status "$name" "$want" "$st"
+  expect_grep "$name: message" "$pattern" bad.err
+}
+bad "missing --data file" 1 "cannot read corpus 'nope.tsv'" "$exe" train --out bad1 --data nope.tsv
+printf 'hello\tbonjour\nthank you\tmerci\nno tab on this line\n' >malformed.tsv
+bad "malformed TSV line" 1 "malformed.tsv:3: no tab" "$exe" train --out bad2 --data malformed.tsv
+: >empty.tsv
+bad "empty corpus" 1 "empty corpus" "$exe" train --out bad3 --data empty.tsv
+printf 'caf\xe9\tcoffee\n' >latin1.tsv
+bad "invalid UTF-8 in the corpus" 1 "latin1.tsv:1: invalid UTF-8" "$exe" train --out bad4 --data latin1.tsv
+bad "resume with another configuration" 1 "trained with --hidden 64" "$exe" train --out run --resume --hidden 128
+bad "train over an existing run" 1 "already holds a training run" "$exe" train --out run "${tiny[@]}"
+bad "no model" 1 "no model at" "$exe" translate --model does_not_exist
+head -c 300 run/model.safetensors >truncated.safetensors
+bad "truncated checkpoint" 1 "truncated.safetensors" "$exe" eval --model truncated.safetensors
+printf 'not a checkpoint at all\n' >garbage.safetensors
+bad "garbage checkpoint" 1 "garbage.safetensors" "$exe" eval --model garbage.safetensors
+bad "beam 0" 2 "beam" "$exe" translate --model run --beam 0
+bad "nbest over beam" 2 "nbest" "$exe" translate --model run --beam 2 --nbest 3
+bad "unknown subcommand" 2 "frobnicate" "$exe" frobnicate
+printf 'the dog sees the cat\n\ncaf\xe9\nthe zebra sees the cat\n' >mixed.txt
+"$exe" translate --model run mixed.txt >mixed.out 2>mixed.err
+st=$?
+expect_no_crash "translate with bad lines" $st
+expect_status "translate with bad lines" 1 $st
+[[ $(wc -l <mixed.out) -eq 4 ]] && pass "translate keeps one output line per input line" || fail "translate: $(wc -l <mixed.out) lines for 4"
+expect_grep "empty line reported with its number" "mixed.txt:2: error: empty sentence" mixed.err
+expect_grep "invalid UTF-8 reported with its number" "mixed.txt:3: error: .*invalid UTF-8" mixed.err
+expect_grep "unknown word becomes <unk>" "mixed.txt:4: note: 1 unknown word" mixed.err
+printf 'the dog sees the cat\n' >notab.tsv
+bad "score without a tab" 1 "notab.tsv:1: no tab" "$exe" score --model run notab.tsv
+long=$(printf 'the dog %.0s' $(seq 1 40))
+bad "sentence over the length limit" 1 "longer than the model's limit" bash -c "echo '$long' | '$exe' translate --model run"
+"$exe" --version >version.out 2>&1
+expect_status "--version" 0 $?
+"$exe" translate --help >help.out 2>&1
+expect_status "translate --help" 0 $?
+
+echo
+if ((failures)); then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all checks passed"
