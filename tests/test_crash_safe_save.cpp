@@ -129,8 +129,7 @@ TEST_CASE("crash-safe saving: SIGKILL at random moments of repeated saves leaves
     save_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(save_seconds.begin(), save_seconds.end());
-  const auto max_delay_us =
-      static_cast<std::uint64_t>(std::max(20000.0, 2e6 * save_seconds[1]));
+  const auto max_delay_us = static_cast<std::uint64_t>(std::max(20000.0, 2e6 * save_seconds[1]));
 
   Rng delays(20240601);
   Model probe(crash_config());
