@@ -781,6 +781,14 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
   std::uint64_t start_batch = 0;   // next batch of the current epoch
   if (resume_state) {
     *resume_state = seq2seq::io::load_training_state((ctx.dir / kStateFile).string(), optimizer, model);
+    // An optimizer without state (SGD) has no tensors whose shapes the loader could compare, so
+    // the state file also records the model configuration it belongs to.
+    const auto cfg = resume_state->extra.find("model_config");
+    const std::string ours = config_to_json(ctx.bundle.config).dump();
+    if (cfg == resume_state->extra.end() || cfg->second != ours)
+      throw std::runtime_error("'" + (ctx.dir / kStateFile).string() + "' belongs to another model (" +
+                               (cfg == resume_state->extra.end() ? std::string("no model_config") : cfg->second) +
+                               ") than '" + (ctx.dir / kLastFile).string() + "' (" + ours + "); cannot resume");
     if (resume_state->step != ctx.bundle.step)
       throw std::runtime_error("'" + (ctx.dir / kLastFile).string() + "' (step " + std::to_string(ctx.bundle.step) + ") and '" +
                                (ctx.dir / kStateFile).string() + "' (step " + std::to_string(resume_state->step) +
@@ -807,6 +815,7 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
     st.data_position = position;
     st.rng_state = rng_at_epoch_start;
     st.extra["best_valid_perplexity"] = exact_decimal(ctx.best_valid_ppl);
+    st.extra["model_config"] = config_to_json(ctx.bundle.config).dump();
     seq2seq::io::save_training_state((ctx.dir / kStateFile).string(), optimizer, model, st);
   };
 

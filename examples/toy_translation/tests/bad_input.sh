@@ -79,7 +79,7 @@ bad "invalid UTF-8 in the corpus (line number)" 1 "latin1.tsv:2: invalid UTF-8" 
 # --- checkpoints ---------------------------------------------------------------------------------
 bad "resume with another configuration" 1 "trained with --hidden 16" "$exe" train --out run16 --resume --hidden 32 --quiet
 cp run16/last.state.safetensors run24/last.state.safetensors
-bad "training state of another model size (names the tensor)" 1 "tensor 'optim\." "$exe" train --out run24 --resume --quiet
+bad "training state of another model size (refused, naming the file or tensor)" 1 "belongs to another model\|tensor 'optim\." "$exe" train --out run24 --resume --quiet
 bad "no model" 1 "no model at" "$exe" eval --model does_not_exist
 bad "a TSV file given as the model" 1 "malformed.tsv" "$exe" eval --model malformed.tsv
 head -c 200 run16/model.safetensors >truncated.safetensors

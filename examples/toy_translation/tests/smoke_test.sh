@@ -167,6 +167,8 @@ printf 'the dog sees the cat\n' >notab.tsv
 bad "score without a tab" 1 "notab.tsv:1: no tab" "$exe" score --model run notab.tsv
 long=$(printf 'the dog %.0s' $(seq 1 40))
 bad "sentence over the length limit" 1 "longer than the model's limit" bash -c "echo '$long' | '$exe' translate --model run"
+bad "non-finite loss (NaN guard)" 1 "10 non-finite steps in a row" "$exe" train --out nan_run --pairs 2000 --embed 16 --hidden 32 --layers 1 --lr 1e38 --clip 0 --epochs 1 --quiet
+expect_grep "NaN guard reports the step" "warning: step [0-9]* has a non-finite" bad.err
 "$exe" --version >version.out 2>&1
 expect_status "--version" 0 $?
 "$exe" translate --help >help.out 2>&1
