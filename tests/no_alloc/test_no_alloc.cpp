@@ -29,13 +29,39 @@ std::atomic<long> g_news{0};
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
-void* operator new(std::size_t n) {
+// Every replaceable form is replaced, so no allocation comes from the runtime's own operator new
+// and is then freed here (std::get_temporary_buffer, used by std::stable_sort, takes the nothrow
+// form; AddressSanitizer reports such a mix as an alloc-dealloc mismatch). The array forms default
+// to these. Over-aligned forms are not used by the library (Eigen aligns by hand), but they count too.
+namespace {
+void* counted_malloc(std::size_t n) noexcept {
   g_news.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  return std::malloc(n == 0 ? 1 : n);
+}
+void* counted_aligned(std::size_t n, std::align_val_t a) noexcept {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t align = static_cast<std::size_t>(a);
+  const std::size_t size = ((n == 0 ? 1 : n) + align - 1) / align * align;  // aligned_alloc wants a multiple
+  return std::aligned_alloc(align, size);
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (void* p = counted_malloc(n)) return p;
   throw std::bad_alloc();
 }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  if (void* p = counted_aligned(n, a)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_aligned(n, a); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 
