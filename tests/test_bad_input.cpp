@@ -400,6 +400,8 @@ TEST_CASE_TEMPLATE("bad input: NaN and Inf weights give a clear error in trainin
     CHECK(bit_equal(values_of(m), before));
     CHECK_BAD_INPUT(std::runtime_error, m.translate(Sentence{4, 5}, DecodeOptions{3, 2, 0, 0.0}), "NaN log-probabilities");
     CHECK_BAD_INPUT(std::runtime_error, m.translate_greedy({Sentence{4, 5}}), "translate_greedy: the model produced NaN");
+    CHECK_BAD_INPUT(std::runtime_error, m.evaluate(small_batch()), "evaluate: the model produced a NaN loss");
+    CHECK_BAD_INPUT(std::runtime_error, m.score(Sentence{4, 5}, Sentence{6}), "score: the model produced a NaN log-probability");
   }
   SUBCASE("a NaN source embedding: NaN inside the forward pass") {
     set_weight(m, "encoder.embedding.E", kNaN);
@@ -421,6 +423,8 @@ TEST_CASE_TEMPLATE("bad input: NaN and Inf weights give a clear error in trainin
     CHECK_BAD_INPUT(NonFiniteError, stop.step(small_batch(), 0.1), "training step 1: the loss is NaN");
     CHECK_BAD_INPUT(std::runtime_error, m.translate(Sentence{4, 5}, DecodeOptions{2, 1, 0, 0.0}), "NaN log-probabilities");
     CHECK_BAD_INPUT(std::runtime_error, m.translate_greedy({Sentence{4, 5}}), "NaN log-probabilities");
+    CHECK_BAD_INPUT(std::runtime_error, m.evaluate(small_batch()), "NaN loss");
+    CHECK_BAD_INPUT(std::runtime_error, m.score(Sentence{4, 5}, Sentence{6}), "NaN log-probability");
   }
 }
 

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -308,6 +309,36 @@ TEST_CASE("A checkpoint of another shape is refused, naming the tensor and both 
     Model m(2, 6, 4);
     CHECK_THROWS_WITH_AS(io::load_parameters(dir.file("t.safetensors"), m), doctest::Contains("holds 'training_state'"),
                          std::invalid_argument);
+  }
+}
+
+TEST_CASE_TEMPLATE("NaN or Inf weights in a checkpoint are refused, naming the tensor, and leave the model alone", Case,
+                   FixedFloat, DynamicDouble) {
+  using Model = typename Case::Model;
+  using S = typename Model::Scalar;
+  TempDir dir;
+  for (const S bad : {std::numeric_limits<S>::quiet_NaN(), std::numeric_limits<S>::infinity(),
+                      -std::numeric_limits<S>::infinity()}) {
+    CAPTURE(bad);
+    Model saved = Case::make();
+    Rng rng(11);
+    init_uniform(saved, rng);
+    // The last tensor of the visit, so a loader that copied tensor by tensor would already have
+    // changed the others when it found the bad one.
+    std::string last;
+    saved.visit_parameters([&](const ParamName& name, Param<S>& p) {
+      last = name.str();
+      if (name.str() == "layer1.b") p.value(2, 0) = bad;
+    });
+    REQUIRE(last == "layer1.b");
+    const std::string path = dir.file("bad.safetensors");
+    io::save_parameters(path, saved);  // saving is allowed: the file is what the model held
+    Model target = Case::make();
+    init_uniform(target, rng);
+    const auto before = values_of(target);
+    CHECK_THROWS_WITH_AS(io::load_parameters(path, target), doctest::Contains("tensor 'layer1.b' holds NaN or Inf values"),
+                         std::invalid_argument);
+    CHECK(bit_equal(before, values_of(target)));
   }
 }
 

@@ -135,6 +135,8 @@ class Seq2Seq {
     const Index B = static_cast<Index>(batch.size());
     encoder_.forward(batch.source, ws.encoder, ws.v, config_.max_length);
     const NLLResult r = decoder_.loss(batch.target, ws.v, ws.decoder, false, config_.max_length);
+    // +Inf is a true answer (a target word the model makes impossible); NaN is not.
+    if (std::isnan(r.nll)) throw std::runtime_error("seq2seq: evaluate: the model produced a NaN loss (NaN or Inf weights?)");
     const double norm = config_.per_token_loss ? static_cast<double>(r.tokens) : static_cast<double>(B);
     return {r.nll / norm, r.nll, r.tokens, B};
   }
@@ -152,6 +154,10 @@ class Seq2Seq {
     decoder_.loss(batch.target, ws.v, ws.decoder, true, config_.max_length);
     std::vector<double> out(B, 0.0);
     for (std::size_t k = 0; k < ws.decoder.column_nll.size(); ++k) out[k % B] -= ws.decoder.column_nll[k];
+    for (std::size_t b = 0; b < B; ++b)
+      if (std::isnan(out[b]))
+        throw std::runtime_error("seq2seq: score: the model produced a NaN log-probability for pair " + std::to_string(b) +
+                                 " (NaN or Inf weights?)");
     return out;
   }
   double score(const Sentence& source, const Sentence& target) const {

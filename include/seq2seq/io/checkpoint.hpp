@@ -211,6 +211,16 @@ std::map<std::string, std::string> load_parameters(const std::string& path, Mode
   const std::vector<detail::ParamRecord> records = detail::parameter_records(std::as_const(model), "load_parameters");
   detail::check_tensors_match(f, records, "the model's parameter");
   f.load_data();
+  // A NaN or Inf weight would only show later, as a NaN loss or a translation of garbage: refuse
+  // it here, naming the tensor. Every tensor is checked (decoded into a scratch matrix) before the
+  // first one is copied into the model, so a refused file leaves the model untouched.
+  {
+    std::as_const(model).visit_parameters([&](const ParamName& name, const auto& p) {
+      Matrix<typename std::decay_t<decltype(p.value)>::Scalar> staging(p.value.rows(), p.value.cols());
+      f.read_into(*f.find(name.view()), staging);
+      if (!staging.allFinite()) detail::bad_file(f.source(), "tensor '" + name.str() + "' holds NaN or Inf values");
+    });
+  }
   model.visit_parameters([&](const ParamName& name, auto& p) { f.read_into(*f.find(name.view()), p.value); });
   return detail::user_metadata(f.metadata());
 }
@@ -293,7 +303,9 @@ TrainingState load_training_state(const std::string& path, Optimizer<Policy, Sca
     f.load_data();
     std::size_t i = 0;
     restored.visit_state([&](std::size_t, std::string_view, Matrix<Scalar>& m) {
-      f.read_into(*f.find(expected[i++].name), m);
+      const std::string& name = expected[i++].name;
+      f.read_into(*f.find(name), m);
+      if (!m.allFinite()) detail::bad_file(f.source(), "optimizer state '" + name + "' holds NaN or Inf values");
     });
   } else if (!f.tensors().empty()) {
     detail::bad_file(f.source(), "the optimizer was not initialised when saved, yet the file holds tensors");
