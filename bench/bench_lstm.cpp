@@ -81,6 +81,21 @@ void bm_onednn(benchmark::State& state, long H, long B, int threads, bool backwa
 #if defined(SEQ2SEQ_BENCH_HAVE_TORCH)
 void bm_torch(benchmark::State& state, long H, long B, int threads, bool backward) {
   set_threads(threads);
+  if (!peers::TorchLstm::set_threads(threads, threads)) state.SetLabel("OpenBLAS threads not set");
+  peers::TorchLstm lstm(H, B, kSteps);
+  for (auto _ : state) {
+    if (backward) lstm.forward_backward();
+    else lstm.forward();
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, H, B, backward);
+}
+
+/// torch's other best setting at 2 threads (ANCHORS.md): 1 torch thread over 2 OpenBLAS threads.
+/// compare.py takes the faster of the two per shape as "libtorch".
+void bm_torch_blas2(benchmark::State& state, long H, long B, int threads, bool backward) {
+  set_threads(threads);
+  if (!peers::TorchLstm::set_threads(1, threads)) state.SetLabel("OpenBLAS threads not set");
   peers::TorchLstm lstm(H, B, kSteps);
   for (auto _ : state) {
     if (backward) lstm.forward_backward();
@@ -123,6 +138,7 @@ const bool registered = [] {
 #endif
 #if defined(SEQ2SEQ_BENCH_HAVE_TORCH)
           register_one("libtorch", &bm_torch, H, B, threads, backward);
+          if (threads > 1) register_one("libtorch_1x2", &bm_torch_blas2, H, B, threads, backward);
 #endif
         }
   return true;

@@ -15,6 +15,8 @@ Best settings (see ANCHORS.md): OPENBLAS_NUM_THREADS matched to --threads and
 MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 in the environment.
 """
 import argparse
+import json
+import os
 import statistics
 import time
 
@@ -123,6 +125,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--json", metavar="FILE", help="also write the medians to FILE as JSON (for compare_train.py)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -138,13 +141,21 @@ def main():
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
 
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    result = {"torch": torch.__version__, "threads": args.threads, "openblas_threads": blas}
     t = timed(train_step, args.reps)
-    print(f"torch {torch.__version__} threads {args.threads}")
+    result["train_ms"] = t * 1e3
+    print(f"torch {torch.__version__} threads {args.threads} (OPENBLAS_NUM_THREADS {blas})")
     print(f"train: {t * 1e3:.1f} ms/step, target_tokens/s {B * WORDS / t:.0f}")
     t = timed(lambda: beam_search(model, src[:, :1], 5, WORDS), args.reps)
+    result["decode_beam5_ms"] = t * 1e3
     print(f"decode_beam5: {t * 1e3:.1f} ms/sentence, sentences/s {1 / t:.1f}")
     t = timed(lambda: greedy(model, src, WORDS), args.reps)
+    result["decode_greedy64_ms"] = t * 1e3
     print(f"decode_greedy64: {t * 1e3:.1f} ms/batch, sentences/s {B / t:.1f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@
 
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+
 #include <cstdint>
 #include <tuple>
 
@@ -43,8 +45,20 @@ public:
         grad_out_ = torch::rand({T, B, H}, torch::kFloat32).mul_(2.0).sub_(1.0);
     }
 
-    /// Threads torch uses for its own parallel loops (OpenMP); OpenBLAS has its own setting.
-    static void set_threads(int n) { torch::set_num_threads(n); }
+    /// Threads torch uses for its own parallel loops (OpenMP), and threads of the OpenBLAS that
+    /// Debian's libtorch calls for its GEMMs (its own setting, read from OPENBLAS_NUM_THREADS at
+    /// load time, changed here through openblas_set_num_threads when the library exports it) so one
+    /// binary can time 1 and 2 threads at torch's best settings. Returns false when OpenBLAS's
+    /// count could not be set.
+    static bool set_threads(int torch_threads, int blas_threads) {
+        torch::set_num_threads(torch_threads);
+        using SetFn = void (*)(int);
+        static const auto set_blas = reinterpret_cast<SetFn>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+        if (set_blas == nullptr) return false;
+        set_blas(blas_threads);
+        return true;
+    }
+    static bool set_threads(int n) { return set_threads(n, n); }
 
     /// Inference forward pass over the whole sequence and batch.
     void forward() {

@@ -135,8 +135,8 @@ void gemm(Op opa, const DA& A, Op opb, const DB& B, DC&& C, bool accumulate) {
                 "seq2seq::detail::gemm: operands must share the Scalar type");
   const Eigen::Index M = C.rows(), N = C.cols();
   const Eigen::Index K = opa == Op::N ? A.cols() : A.rows();
-  const Eigen::Index work = M * N * K;
-  const bool strided = A.innerStride() == 1 && B.innerStride() == 1 && C.innerStride() == 1;
+  [[maybe_unused]] const Eigen::Index work = M * N * K;
+  [[maybe_unused]] const bool strided = A.innerStride() == 1 && B.innerStride() == 1 && C.innerStride() == 1;
 #if defined(SEQ2SEQ_USE_DNNL)
   if constexpr (std::is_same<Scalar, float>::value) {
     if (work >= kDriverMinWork && strided && N > 1) {

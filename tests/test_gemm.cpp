@@ -1,0 +1,106 @@
+// detail::gemm, the one entry point of every large product, against a plain triple loop in double,
+// on every path it takes: Eigen's expression (small products, one column), our packing driver on
+// one thread and split by rows or by columns over two, and the optional backends (oneDNN's
+// dnnl_sgemm, OpenBLAS through EIGEN_USE_BLAS) when the build selects them. These machines pin
+// OPENBLAS_CORETYPE=Haswell because older OpenBLAS builds computed wrong results on this CPU: a
+// backend is checked for results, not only for speed. The backend under test is printed.
+#include <seq2seq/detail/gemm.hpp>
+#include <seq2seq/param.hpp>
+
+#include <doctest/doctest.h>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include <cmath>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+using seq2seq::Index;
+using seq2seq::Matrix;
+using seq2seq::detail::Op;
+
+const char* backend_name() {
+#if defined(SEQ2SEQ_USE_DNNL)
+  return "dnnl_sgemm (float), Eigen (double)";
+#elif defined(EIGEN_USE_BLAS)
+  return "BLAS through EIGEN_USE_BLAS";
+#else
+  return "Eigen with seq2seq's packing driver";
+#endif
+}
+
+template <typename S>
+Matrix<double> reference(Op opa, const Matrix<S>& A, Op opb, const Matrix<S>& B, const Matrix<S>& C0, bool accumulate) {
+  const Index M = C0.rows(), N = C0.cols(), K = opa == Op::N ? A.cols() : A.rows();
+  Matrix<double> C = accumulate ? Matrix<double>(C0.template cast<double>()) : Matrix<double>::Zero(M, N);
+  for (Index j = 0; j < N; ++j)
+    for (Index i = 0; i < M; ++i) {
+      double sum = 0;
+      for (Index k = 0; k < K; ++k)
+        sum += static_cast<double>(opa == Op::N ? A(i, k) : A(k, i)) * static_cast<double>(opb == Op::N ? B(k, j) : B(j, k));
+      C(i, j) += sum;
+    }
+  return C;
+}
+
+template <typename S>
+void check_product(Index M, Index N, Index K, Op opa, Op opb, bool accumulate, int threads) {
+  CAPTURE(M);
+  CAPTURE(N);
+  CAPTURE(K);
+  CAPTURE(static_cast<int>(opa));
+  CAPTURE(static_cast<int>(opb));
+  CAPTURE(accumulate);
+  CAPTURE(threads);
+  seq2seq::Rng rng(static_cast<std::uint64_t>(M * 131 + N * 17 + K));
+  const auto random = [&](Index r, Index c) {
+    Matrix<S> m(r, c);
+    for (Index k = 0; k < m.size(); ++k) m.data()[k] = static_cast<S>(rng.uniform(-1, 1));
+    return m;
+  };
+  const Matrix<S> A = opa == Op::N ? random(M, K) : random(K, M);
+  const Matrix<S> B = opb == Op::N ? random(K, N) : random(N, K);
+  const Matrix<S> C0 = random(M, N);
+  Matrix<S> C = C0;
+#if defined(_OPENMP)
+  const int saved = Eigen::nbThreads();
+  Eigen::setNbThreads(threads);
+#endif
+  seq2seq::detail::gemm(opa, A, opb, B, C, accumulate);
+  // Also into a block of whole columns of a wider matrix (the tape's per-step slices).
+  Matrix<S> wide = Matrix<S>::Zero(M, N + 3);
+  wide.middleCols(1, N) = C0;
+  seq2seq::detail::gemm(opa, A, opb, B, wide.middleCols(1, N), accumulate);
+#if defined(_OPENMP)
+  Eigen::setNbThreads(saved);
+#endif
+  const Matrix<double> want = reference(opa, A, opb, B, C0, accumulate);
+  // Each element sums K products of numbers in [-1, 1]: float rounding grows like sqrt(K).
+  const double tol = (std::is_same<S, float>::value ? 2e-6 : 1e-14) * (4.0 + std::sqrt(static_cast<double>(K))) * 4;
+  CHECK((C.template cast<double>() - want).cwiseAbs().maxCoeff() <= tol);
+  CHECK((wide.middleCols(1, N).template cast<double>() - want).cwiseAbs().maxCoeff() <= tol);
+  CHECK(wide.col(0).isZero());
+  CHECK(wide.col(N + 1).isZero());
+  CHECK(wide.col(N + 2).isZero());
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("detail::gemm equals a triple loop on every path, op and backend", S, float, double) {
+  MESSAGE("GEMM backend: ", std::string(backend_name()));
+  // (M, N, K): below the driver's threshold; one column (GEMV); the driver on one thread; above
+  // the parallel threshold split by rows (M >= N) and by columns (N > M); ragged sizes that are not
+  // multiples of the kernels' register blocks.
+  const std::vector<std::tuple<Index, Index, Index>> shapes = {
+      {8, 5, 7}, {256, 1, 64}, {96, 40, 48}, {1024, 64, 256}, {200, 700, 50}, {4 * 67, 33, 131}};
+  for (const auto& [M, N, K] : shapes)
+    for (Op opa : {Op::N, Op::T})
+      for (Op opb : {Op::N, Op::T})
+        for (bool accumulate : {false, true})
+          for (int threads : {1, 2}) check_product<S>(M, N, K, opa, opb, accumulate, threads);
+}
