@@ -14,8 +14,11 @@
 #endif
 
 #include <cmath>
+#include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -103,4 +106,56 @@ TEST_CASE_TEMPLATE("detail::gemm equals a triple loop on every path, op and back
       for (Op opb : {Op::N, Op::T})
         for (bool accumulate : {false, true})
           for (int threads : {1, 2}) check_product<S>(M, N, K, opa, opb, accumulate, threads);
+}
+
+TEST_CASE_TEMPLATE("detail::RecurrentProduct (A packed once) equals gemm step after step", S, float, double) {
+  using seq2seq::detail::RecurrentProduct;
+  // (H, B): packed on one thread, packed and split over two, ragged rows, and the fallbacks (one
+  // column; a product below the driver's threshold).
+  const std::vector<std::pair<Index, Index>> shapes = {{64, 32}, {256, 48}, {67, 13}, {128, 1}, {8, 3}};
+  for (const auto& [H, B] : shapes)
+    for (Op op : {Op::N, Op::T})
+      for (int threads : {1, 2}) {
+        CAPTURE(H);
+        CAPTURE(B);
+        CAPTURE(static_cast<int>(op));
+        CAPTURE(threads);
+#if defined(_OPENMP)
+        const int saved = Eigen::nbThreads();
+        Eigen::setNbThreads(threads);
+#endif
+        seq2seq::Rng rng(static_cast<std::uint64_t>(H * 7 + B));
+        Matrix<S> U(4 * H, H);
+        for (Index k = 0; k < U.size(); ++k) U.data()[k] = static_cast<S>(rng.uniform(-1, 1));
+        const Index rows = op == Op::N ? 4 * H : H, depth = op == Op::N ? H : 4 * H;
+        // Right sides are blocks of a tape-like matrix (T steps side by side), as in the cell.
+        const Index T = 4;
+        Matrix<S> X(depth, T * B), got = Matrix<S>::Zero(rows, T * B), want = got;
+        for (Index k = 0; k < X.size(); ++k) X.data()[k] = static_cast<S>(rng.uniform(-1, 1));
+        {
+          const RecurrentProduct<S> product(op, U, B);
+          for (Index t = 0; t < T; ++t) {
+            product.add(X.middleCols(t * B, B), got.middleCols(t * B, B));
+            product.add(X.middleCols(t * B, B), got.middleCols(t * B, B));  // accumulates
+          }
+#if !defined(EIGEN_USE_BLAS) && !defined(SEQ2SEQ_USE_DNNL)
+          if (B > 1 && 4 * H * H * B >= seq2seq::detail::kDriverMinWork) {
+            // One packed product per thread at a time (its buffer is the thread's).
+            CHECK_THROWS_AS(RecurrentProduct<S>(op, U, B), std::logic_error);
+          }
+#endif
+          CHECK_THROWS_AS(product.add(X.middleCols(0, B + 1), got.middleCols(0, B + 1)), std::logic_error);
+        }
+        for (Index t = 0; t < T; ++t) {
+          seq2seq::detail::gemm(op, U, Op::N, X.middleCols(t * B, B), want.middleCols(t * B, B), true);
+          seq2seq::detail::gemm(op, U, Op::N, X.middleCols(t * B, B), want.middleCols(t * B, B), true);
+        }
+        const double tol = std::is_same<S, float>::value ? 1e-4 : 1e-12;
+        CHECK((got - want).cwiseAbs().maxCoeff() <= tol * (1 + want.cwiseAbs().maxCoeff()));
+        // After the first product is gone, a new one may be made on this thread.
+        CHECK_NOTHROW(RecurrentProduct<S>(op, U, B));
+#if defined(_OPENMP)
+        Eigen::setNbThreads(saved);
+#endif
+      }
 }

@@ -244,13 +244,15 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::forward(const ConstRef& X, Index
   detail::gemm(detail::Op::N, W_.value, detail::Op::N, X, tape.gates, false);
   tape.gates.colwise() += b_.value.col(0);
 
+  // The recurrence: U is packed for the GEMM kernel once, not at every step.
+  const detail::RecurrentProduct<Scalar> recurrence(detail::Op::N, U_.value, B);
   for (Index t = 0; t < T; ++t) {
     auto G = tape.gates.middleCols(t * B, B);
     const auto h_prev = tape.h.middleCols(t * B, B);
     const auto c_prev = tape.c.middleCols(t * B, B);
     auto h_next = tape.h.middleCols((t + 1) * B, B);
     auto c_next = tape.c.middleCols((t + 1) * B, B);
-    detail::gemm(detail::Op::N, U_.value, detail::Op::N, h_prev, G, true);
+    recurrence.add(h_prev, G);
     activate(G, c_prev, c_next, h_next);
     if (mask != nullptr) {
       for (Index j = 0; j < B; ++j) {
@@ -299,6 +301,7 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::backward(const ConstRef& X, Tape
 
   auto dh = tape.dh.array();
   auto dc = tape.dc.array();
+  const detail::RecurrentProduct<Scalar> recurrence(detail::Op::T, U_.value, B);  // U^T packed once
   for (Index t = T - 1; t >= 0; --t) {
     if (dH.size() != 0) tape.dh += dH.middleCols(t * B, B);
     auto G = tape.gates.middleCols(t * B, B);  // post-activations in, dGates out
@@ -339,7 +342,8 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::backward(const ConstRef& X, Tape
       P_.grad.col(1) += (f * c_prev).matrix().rowwise().sum();
       P_.grad.col(2) += (o * c_next).matrix().rowwise().sum();
     }
-    detail::gemm(detail::Op::T, U_.value, detail::Op::N, G, tape.dh, false);  // (1)-(3), (5): dL/dh_{t-1}
+    tape.dh.setZero();
+    recurrence.add(G, tape.dh);  // (1)-(3), (5): dL/dh_{t-1}
     if (masked) {
       for (Index j = 0; j < B; ++j)
         if (tape.mask(t * B + j) == Scalar(0)) tape.dh.col(j) = tape.dh_keep.col(j);
