@@ -2,7 +2,8 @@
 # Builds the benchmarks with one GEMM backend and runs all of them, writing JSON and Markdown
 # tables to an output folder:
 #
-#   bench/run.sh [--backend eigen|dnnl|openblas] [--reps N] [--out DIR] [--filter REGEX] [--no-torch-script]
+#   bench/run.sh [--backend eigen|dnnl|openblas] [--reps N] [--min-time S] [--out DIR] [--build DIR]
+#                [--filter REGEX] [--no-torch-script]
 #
 #   lstm.json / lstm.md     the cell grid (ours, oneDNN, libtorch; 1 and 2 threads), via compare.py
 #   train.json / train.md   training step, beam-5 and greedy decoding beside PyTorch, via compare_train.py
@@ -16,20 +17,22 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-backend=eigen reps=5 out="" filter="" torch_script=1
+backend=eigen reps=5 min_time=0.3 out="" build="" filter="" torch_script=1
 while (($#)); do
   case "$1" in
     --backend) backend="$2"; shift 2 ;;
     --reps) reps="$2"; shift 2 ;;
+    --min-time) min_time="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --build) build="$2"; shift 2 ;;
     --filter) filter="$2"; shift 2 ;;
     --no-torch-script) torch_script=0; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 out="${out:-bench/results/${backend}}"
-build="build-bench-${backend}"
+build="${build:-build-bench-${backend}}"
 mkdir -p "$out"
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSEQ2SEQ_BUILD_BENCHMARKS=ON \
@@ -40,7 +43,8 @@ cmake --build "$build" -j "$(nproc)"
 export MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296
 # OpenBLAS starts with 2 threads; bench_lstm sets the count per case (openblas_set_num_threads).
 export OPENBLAS_NUM_THREADS=2
-args=(--benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true --benchmark_out_format=json)
+args=(--benchmark_repetitions="$reps" --benchmark_min_time="$min_time" --benchmark_report_aggregates_only=true
+      --benchmark_out_format=json)
 [[ -n "$filter" ]] && args+=(--benchmark_filter="$filter")
 
 echo "--- cell grid ($backend backend) -> $out/lstm.json"

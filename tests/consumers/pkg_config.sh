@@ -32,6 +32,6 @@ mkdir -p "$build"
 # Clang 14 does not).
 set -x
 # shellcheck disable=SC2086  # the flags are a word list
-"$cxx" -std=c++17 -O1 $cflags -DSEQ2SEQ_CONSUMER_KIND='"pkg-config"' -DSEQ2SEQ_EXPECTED_VERSION="\"$version\"" \
+"$cxx" -std=c++17 -O0 $cflags -DSEQ2SEQ_CONSUMER_KIND='"pkg-config"' -DSEQ2SEQ_EXPECTED_VERSION="\"$version\"" \
   "$source" -o "$build/consumer"
 "$build/consumer"
