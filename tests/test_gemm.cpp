@@ -138,7 +138,7 @@ TEST_CASE_TEMPLATE("detail::RecurrentProduct (A packed once) equals gemm step af
             product.add(X.middleCols(t * B, B), got.middleCols(t * B, B));
             product.add(X.middleCols(t * B, B), got.middleCols(t * B, B));  // accumulates
           }
-#if !defined(EIGEN_USE_BLAS) && !defined(SEQ2SEQ_USE_DNNL)
+#if SEQ2SEQ_PACKED_RECURRENCE
           if (B > 1 && 4 * H * H * B >= seq2seq::detail::kDriverMinWork) {
             // One packed product per thread at a time (its buffer is the thread's).
             CHECK_THROWS_AS(RecurrentProduct<S>(op, U, B), std::logic_error);

@@ -25,6 +25,12 @@
 //
 // Exit status: 0 success; 1 an error (message on stderr); 2 a command-line error; 130 training
 // interrupted by Ctrl-C (SIGINT) or SIGTERM after saving a checkpoint.
+//
+// Built with -DSEQ2SEQ_MPI=ON, `mpirun -np N toy_translation train ...` trains data-parallel with
+// the same command line (seq2seq/distributed/mpi.hpp): every process builds the same batches,
+// trains on its slice of each and all-reduces the gradients, so the N processes take the steps
+// one process would take; rank 0 alone prints, validates and writes files. Started without
+// mpirun, such a build never initialises MPI and behaves as the plain one.
 #include "svg.hpp"
 #include "toy_corpus.hpp"
 
@@ -33,6 +39,9 @@
 #include <seq2seq/io/checkpoint.hpp>
 #include <seq2seq/optim/optim.hpp>
 #include <seq2seq/seq2seq.hpp>
+#if SEQ2SEQ_TOY_MPI
+#include <seq2seq/distributed/mpi.hpp>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <Eigen/Eigenvalues>
@@ -132,6 +141,46 @@ class StopSignalScope {
 /// Throws Interrupted once a stop signal has arrived (long loops outside the training loop).
 void check_stop_signal() {
   if (g_stop_signal != 0) throw Interrupted();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several processes (a build with -DSEQ2SEQ_MPI=ON started by mpirun): every rank runs the same
+// program on the same data order; rank 0 alone prints, validates and writes files (main silences
+// the other ranks' std::cout and std::cerr). Without MPI these are one process's answers.
+// ---------------------------------------------------------------------------------------------
+#if SEQ2SEQ_TOY_MPI
+std::unique_ptr<seq2seq::mpi::Communicator> g_comm;  // set by main() under mpirun, else null
+#endif
+
+/// True on the process that prints and writes files.
+bool is_root() {
+#if SEQ2SEQ_TOY_MPI
+  return !g_comm || g_comm->is_root();
+#else
+  return true;
+#endif
+}
+
+/// Processes training together.
+int rank_count() {
+#if SEQ2SEQ_TOY_MPI
+  return g_comm ? g_comm->size() : 1;
+#else
+  return 1;
+#endif
+}
+
+/// Runs `f` on rank 0 only; the other ranks wait for it (without spinning) and throw if it failed.
+template <typename F>
+void on_root(const char* what, F&& f) {
+#if SEQ2SEQ_TOY_MPI
+  if (g_comm) {
+    seq2seq::mpi::run_on_root(*g_comm, what, std::forward<F>(f));
+    return;
+  }
+#endif
+  (void)what;
+  f();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -780,7 +829,12 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
   std::int64_t epoch_index = 0;    // epochs fully done
   std::uint64_t start_batch = 0;   // next batch of the current epoch
   if (resume_state) {
-    *resume_state = seq2seq::io::load_training_state((ctx.dir / kStateFile).string(), optimizer, model);
+#if SEQ2SEQ_TOY_MPI
+    if (g_comm)  // rank 0 reads it and every rank gets its optimizer state, step and data position
+      *resume_state = seq2seq::mpi::load_training_state(*g_comm, (ctx.dir / kStateFile).string(), optimizer, model);
+    else
+#endif
+      *resume_state = seq2seq::io::load_training_state((ctx.dir / kStateFile).string(), optimizer, model);
     // An optimizer without state (SGD) has no tensors whose shapes the loader could compare, so
     // the state file also records the model configuration it belongs to.
     const auto cfg = resume_state->extra.find("model_config");
@@ -806,17 +860,32 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
     }
   }
 
+#if SEQ2SEQ_TOY_MPI
+  // Replicas start equal: rank 0's weights everywhere (a new run initialised every rank from the
+  // same seed, a resumed one read the same file: this makes sure), checked by one all-reduce.
+  std::unique_ptr<seq2seq::mpi::DataParallel<Scalar>> dp;
+  double step_seconds = 0;  // rank 0's time in applied training steps, for the all-reduce share
+  std::int64_t timed_steps = 0;
+  if (g_comm) {
+    g_comm->broadcast_parameters(model);
+    g_comm->check_replicas(model);
+    dp = std::make_unique<seq2seq::mpi::DataParallel<Scalar>>(*g_comm);
+  }
+#endif
+
   const auto save_last = [&](double epoch, std::uint64_t position, const std::string& rng_at_epoch_start) {
     ctx.bundle.step = step;
-    save_bundle(ctx.dir / kLastFile, ctx.bundle);
-    seq2seq::io::TrainingState st;
-    st.step = step;
-    st.epoch = epoch;
-    st.data_position = position;
-    st.rng_state = rng_at_epoch_start;
-    st.extra["best_valid_perplexity"] = exact_decimal(ctx.best_valid_ppl);
-    st.extra["model_config"] = config_to_json(ctx.bundle.config).dump();
-    seq2seq::io::save_training_state((ctx.dir / kStateFile).string(), optimizer, model, st);
+    on_root("saving the checkpoint", [&] {
+      save_bundle(ctx.dir / kLastFile, ctx.bundle);
+      seq2seq::io::TrainingState st;
+      st.step = step;
+      st.epoch = epoch;
+      st.data_position = position;
+      st.rng_state = rng_at_epoch_start;
+      st.extra["best_valid_perplexity"] = exact_decimal(ctx.best_valid_ppl);
+      st.extra["model_config"] = config_to_json(ctx.bundle.config).dump();
+      seq2seq::io::save_training_state((ctx.dir / kStateFile).string(), optimizer, model, st);
+    });
   };
 
   const auto t_start = std::chrono::steady_clock::now();
@@ -856,6 +925,8 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
     write_log(ctx.dir / kLogFile, ctx.log);
     write_curve(ctx.dir / kCurveFile, ctx.log, "toy_translation: " + ctx.bundle.settings.data.describe());
   };
+  // Rank 0 validates; the others wait for it.
+  const auto validate_on_root = [&](double epoch) { on_root("validation", [&] { validate(epoch); }); };
 
   std::string stop_reason;
   Model::Workspace ws;
@@ -876,11 +947,21 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
         stop_reason = "reached --epochs " + fixed(epochs_total, 2);
         break;
       }
-      if (g_stop_signal != 0) {
+      bool stop_signal = g_stop_signal != 0;
+      bool out_of_time = ctx.req.time_budget > 0 && seconds_since(t_start) >= ctx.req.time_budget;
+#if SEQ2SEQ_TOY_MPI
+      if (g_comm) {  // one rank's signal or clock stops every rank before this same batch
+        int flags[2] = {stop_signal ? 1 : 0, out_of_time ? 1 : 0};
+        g_comm->allreduce(flags, 2, MPI_MAX);
+        stop_signal = flags[0] != 0;
+        out_of_time = flags[1] != 0;
+      }
+#endif
+      if (stop_signal) {
         stop_reason = "interrupted";
         break;
       }
-      if (ctx.req.time_budget > 0 && seconds_since(t_start) >= ctx.req.time_budget) {
+      if (out_of_time) {
         stop_reason = "time budget of " + toy::fmt(ctx.req.time_budget, 6) + " s used";
         break;
       }
@@ -889,8 +970,29 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
         batch.source.push_back(ctx.train.source[i]);
         batch.target.push_back(ctx.train.target[i]);
       }
+#if SEQ2SEQ_TOY_MPI
+      const auto step_start = std::chrono::steady_clock::now();
+      seq2seq::zero_grad(model);
+      seq2seq::LossStats ls;
+      if (dp) {
+        // This rank's slice of the global batch; the hook turns every rank's gradient and loss into
+        // those of the whole batch. A forward pass that meets a NaN is a lost step on every rank
+        // (as in seq2seq::Trainer), not an error on one.
+        const seq2seq::PairBatch& local = dp->shard(batch);
+        try {
+          ls = model.train_batch(local, ws);
+        } catch (const seq2seq::NonFiniteInputError&) {
+          ls = seq2seq::LossStats{};
+          ls.loss = std::numeric_limits<double>::quiet_NaN();
+        }
+        (*dp)(model, ls);
+      } else {
+        ls = model.train_batch(batch, ws);
+      }
+#else
       seq2seq::zero_grad(model);
       const seq2seq::LossStats ls = model.train_batch(batch, ws);
+#endif
       const double norm = s.clip > 0 ? seq2seq::clip_global_norm(model, s.clip) : seq2seq::gradient_norm(model);
       if (!std::isfinite(ls.loss) || !std::isfinite(norm)) {
         // NaN/Inf guard: the step never reaches the weights.
@@ -906,6 +1008,10 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
       const double lr = schedule(epoch_f);
       optimizer.step(model, lr);
       ++step;
+#if SEQ2SEQ_TOY_MPI
+      step_seconds += seconds_since(step_start);
+      ++timed_steps;
+#endif
       run_tokens += ls.tokens;
       window_nll += ls.nll;
       window_loss += ls.loss;
@@ -951,13 +1057,13 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
     if (!stop_reason.empty()) {
       // Stopped inside the epoch: the checkpoint resumes at batch k of this same epoch order.
       const double epoch_f = static_cast<double>(epoch_index) + static_cast<double>(k) / static_cast<double>(nb);
-      if (stop_reason != "interrupted" && k > start_batch) validate(epoch_f);
+      if (stop_reason != "interrupted" && k > start_batch) validate_on_root(epoch_f);
       save_last(epoch_f, k, rng_at_epoch_start);
       break;
     }
     ++epoch_index;
     start_batch = 0;
-    validate(static_cast<double>(epoch_index));
+    validate_on_root(static_cast<double>(epoch_index));
     save_last(static_cast<double>(epoch_index), 0, seq2seq::io::rng_state(data_rng));
   }
   if (stop_reason.empty()) stop_reason = "reached --epochs " + fixed(epochs_total, 2);
@@ -966,8 +1072,25 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
   ctx.progress.line("stopped: " + stop_reason + " after step " + std::to_string(step) + "; this run trained " +
                     format_duration(run_s) + " at " + format_rate(static_cast<double>(run_tokens) / std::max(run_s, 1e-9)) +
                     " target tokens/s" + (skipped_steps ? " (" + std::to_string(skipped_steps) + " non-finite steps skipped)" : ""));
-  write_log(ctx.dir / kLogFile, ctx.log);
-  write_curve(ctx.dir / kCurveFile, ctx.log, "toy_translation: " + ctx.bundle.settings.data.describe());
+#if SEQ2SEQ_TOY_MPI
+  if (dp && dp->timing().steps > 0 && timed_steps > 0) {
+    // Rank 0's view: the hook's first exchange (counts) also waits for the slowest rank's
+    // backward pass; packing and the gradient all-reduce are the communication proper.
+    const seq2seq::mpi::DataParallelTiming& t = dp->timing();
+    const double n = static_cast<double>(t.steps);
+    const double hook_ms = 1e3 * t.total / n, wait_ms = 1e3 * t.counts / n, reduce_ms = 1e3 * (t.pack + t.reduce) / n;
+    const double step_ms = 1e3 * step_seconds / std::max<double>(1.0, static_cast<double>(timed_steps));
+    ctx.progress.line("data-parallel: " + std::to_string(rank_count()) + " processes, " +
+                      std::to_string(seq2seq::parameter_count(model)) + " parameters; per step " + fixed(step_ms, 2) +
+                      " ms, of which gradient exchange " + fixed(hook_ms, 2) + " ms (" +
+                      fixed(100.0 * hook_ms / std::max(step_ms, 1e-9), 1) + "%: " + fixed(wait_ms, 2) +
+                      " ms waiting for the slowest rank, " + fixed(reduce_ms, 2) + " ms packing and all-reduce)");
+  }
+#endif
+  on_root("writing the log", [&] {
+    write_log(ctx.dir / kLogFile, ctx.log);
+    write_curve(ctx.dir / kCurveFile, ctx.log, "toy_translation: " + ctx.bundle.settings.data.describe());
+  });
   if (stop_reason == "interrupted") {
     std::cerr << "checkpoint saved in '" << ctx.dir.string() << "'; continue with: " << kProgram << " train --resume --out "
               << ctx.req.out << "\n";
@@ -1079,12 +1202,16 @@ int run_train(TrainRequest req, const std::map<std::string, bool>& given) {
             << ms.batch << ", clip " << toy::fmt(ms.clip, 3) << ", up to " << toy::fmt(ms.epochs, 4) << " epochs"
             << (req.time_budget > 0 ? ", time budget " + toy::fmt(req.time_budget, 6) + " s" : std::string()) << ", threads "
             << Eigen::nbThreads() << (req.resume ? ", resuming at step " + std::to_string(ctx.bundle.step) : std::string())
+            << (rank_count() > 1 ? ", " + std::to_string(rank_count()) + " processes (data-parallel: each trains on a slice of every batch)"
+                                 : std::string())
             << "\n";
   ctx.req = req;
   if (!req.resume) {
     // Only now, with the data read and the model made, is an older run in --out replaced.
-    fs::create_directories(ctx.dir);
-    for (const char* f : {kBestFile, kLastFile, kStateFile, kLogFile, kCurveFile}) fs::remove(ctx.dir / f, ec);
+    on_root("preparing --out", [&] {
+      fs::create_directories(ctx.dir);
+      for (const char* f : {kBestFile, kLastFile, kStateFile, kLogFile, kCurveFile}) fs::remove(ctx.dir / f, ec);
+    });
   }
 
   // Ctrl-C and SIGTERM stop the loop between batches (and the evaluations after it).
@@ -1103,6 +1230,7 @@ int run_train(TrainRequest req, const std::map<std::string, bool>& given) {
     std::cerr << "interrupted; the checkpoint in '" << ctx.dir.string() << "' is saved\n";
     return 130;
   }
+  if (!is_root()) return 0;  // the test evaluation is rank 0's
 
   // Final report: the best model on the test split.
   if (ctx.split.test.empty()) {
@@ -1494,6 +1622,7 @@ int run(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
+  if (!train->parsed() && !is_root()) return 0;  // under mpirun only `train` is shared; rank 0 runs the others
   if (train->parsed()) {
     std::map<std::string, bool> given;
     for (const auto& [name, opt] : train_opts) given[name] = opt->count() > 0;
@@ -1533,17 +1662,79 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+/// Prints an error and returns `status`. Under mpirun with several ranks it ends the whole job
+/// instead (MPI_Abort), since the other ranks may be waiting for this one in a collective. Rank 0
+/// prints at once; another rank prints only if rank 0 has not ended the job within a second,
+/// so an error every rank meets is printed once.
+int fail(int status, const std::string& text) {
+#if SEQ2SEQ_TOY_MPI
+  if (g_comm && g_comm->size() > 1) {
+    if (g_comm->is_root()) {
+      std::cerr << text << std::endl;
+    } else {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      std::fprintf(stderr, "%s (rank %d)\n", text.c_str(), g_comm->rank());
+      std::fflush(stderr);
+    }
+    g_comm->abort(status);
+  }
+#endif
+  std::cerr << text << "\n";
+  return status;
+}
+
+int run_main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const UsageError& e) {
+    // The same command line on every rank: the same error everywhere, no rank left waiting.
     std::cerr << kProgram << ": " << e.what() << "\n";
     return 2;
   } catch (const Interrupted&) {
     std::cerr << kProgram << ": interrupted\n";
     return 130;
   } catch (const std::exception& e) {
+    return fail(1, std::string(kProgram) + ": error: " + e.what());
+  }
+}
+
+#if SEQ2SEQ_TOY_MPI
+/// Swallows what the non-root ranks would print.
+struct NullBuffer : std::streambuf {
+  int overflow(int c) override { return traits_type::not_eof(c); }
+};
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+#if SEQ2SEQ_TOY_MPI
+  // MPI only when started by mpirun (read from the environment): started directly, this build
+  // behaves as one without MPI and never initialises it.
+  if (!seq2seq::mpi::launched_by_mpirun()) return run_main(argc, argv);
+  std::unique_ptr<seq2seq::mpi::Environment> env;
+  try {
+    env = std::make_unique<seq2seq::mpi::Environment>(&argc, &argv);
+    g_comm = std::make_unique<seq2seq::mpi::Communicator>();
+  } catch (const std::exception& e) {
     std::cerr << kProgram << ": error: " << e.what() << "\n";
     return 1;
   }
+  NullBuffer null_buffer;
+  std::streambuf* const cout_buffer = std::cout.rdbuf();
+  std::streambuf* const cerr_buffer = std::cerr.rdbuf();
+  if (!g_comm->is_root()) {
+    std::cout.rdbuf(&null_buffer);
+    std::cerr.rdbuf(&null_buffer);
+  }
+  const int status = run_main(argc, argv);
+  std::cout.rdbuf(cout_buffer);
+  std::cerr.rdbuf(cerr_buffer);
+  g_comm.reset();
+  return status;
+#else
+  return run_main(argc, argv);
+#endif
 }

@@ -62,7 +62,7 @@ expect_grep "stopped by the time budget" "stopped: time budget of 2 s used" budg
 # --- SIGINT: a checkpoint, then --resume under mpirun --------------------------------------------
 "${mpi[@]}" "$exe" train --out sig "${tiny[@]}" --epochs 100 >sig.out 2>sig.err &
 pid=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   grep -q "^step 20 " sig.err 2>/dev/null && break
   sleep 0.2
 done

@@ -184,6 +184,17 @@ void gemm(Op opa, const DA& A, Op opb, const DB& B, DC&& C, bool accumulate) {
   }
 }
 
+/// Whether the recurrence packs U once (RecurrentProduct below): on with Eigen's kernels; with
+/// OpenBLAS there is no packed interface; with oneDNN, dnnl_sgemm at every step is the default and
+/// -DSEQ2SEQ_PACKED_RECURRENCE=1 switches to Eigen's kernel over a once-packed U.
+#if !defined(SEQ2SEQ_PACKED_RECURRENCE)
+#if defined(EIGEN_USE_BLAS) || defined(SEQ2SEQ_USE_DNNL)
+#define SEQ2SEQ_PACKED_RECURRENCE 0
+#else
+#define SEQ2SEQ_PACKED_RECURRENCE 1
+#endif
+#endif
+
 /// The recurrence's product, C += op(A) B_t for t = 1..T with the same A and B_t of the same
 /// width (U h_{t-1} in forward, U^T dGates_t in backward). `gemm` would pack A for Eigen's kernel at
 /// every step, and A (4H x H) is the large operand; here it is packed once, when the object is
@@ -209,7 +220,7 @@ class RecurrentProduct {
         cols_(cols) {
     static_assert(std::is_same<typename DA::Scalar, Scalar>::value, "seq2seq::detail::RecurrentProduct: Scalar mismatch");
     if (A.innerStride() != 1) throw std::logic_error("seq2seq: RecurrentProduct: A must have unit inner stride");
-#if !defined(EIGEN_USE_BLAS) && !defined(SEQ2SEQ_USE_DNNL)
+#if SEQ2SEQ_PACKED_RECURRENCE
     packed_ = cols > 1 && rows_ * cols * depth_ >= kDriverMinWork;
     if (!packed_) return;
     Eigen::Index kc = depth_, mc = rows_, nc = cols;
@@ -255,7 +266,7 @@ class RecurrentProduct {
       gemm(op_, A, Op::N, B, C, true);
       return;
     }
-#if !defined(EIGEN_USE_BLAS) && !defined(SEQ2SEQ_USE_DNNL)
+#if SEQ2SEQ_PACKED_RECURRENCE
     if (B.innerStride() != 1 || C.innerStride() != 1)
       throw std::logic_error("seq2seq: RecurrentProduct::add: operands must have unit inner stride");
     // B packed once per step, k-block by k-block, shared by the threads.
