@@ -10,6 +10,7 @@ of ours over each peer (peer time / our time; > 1 means we are faster) and their
 A peer timed in several settings (libtorch, libtorch_1x2 = 1 torch thread over 2 OpenBLAS threads)
 is compared at its best: the faster setting per shape.
 """
+import gzip
 import json
 import math
 import re
@@ -26,7 +27,7 @@ def main():
         i = args.index("--ours")
         ours = args[i + 1]
         del args[i:i + 2]
-    data = json.load(open(args[0]))
+    data = json.load(gzip.open(args[0], "rt") if args[0].endswith(".gz") else open(args[0]))
     times = defaultdict(dict)  # (pass, threads) -> {(H, B, impl): ms}
     for b in data["benchmarks"]:
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
