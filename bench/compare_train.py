@@ -20,7 +20,7 @@ WORK = {"train": (64 * 20, "target tokens/s"), "decode_beam5": (1, "sentences/s"
 
 
 def main():
-    if len(sys.argv) < 3:
+    if len(sys.argv) < 2:
         sys.exit(__doc__)
     ours = {}
     for b in json.load(open(sys.argv[1]))["benchmarks"]:
