@@ -199,8 +199,9 @@ void gemm(Op opa, const DA& A, Op opb, const DB& B, DC&& C, bool accumulate) {
 /// width (U h_{t-1} in forward, U^T dGates_t in backward). `gemm` would pack A for Eigen's kernel at
 /// every step, and A (4H x H) is the large operand; here it is packed once, when the object is
 /// made, and each step packs only its small B_t (depth x cols) and runs the kernel over the packed
-/// row blocks, split across Eigen::nbThreads() OpenMP threads. On this machine that makes the step
-/// 1.1-1.5x faster than `gemm` for H >= 256 and B >= 32 (ratios measured in bench/README.md).
+/// row blocks, split across Eigen::nbThreads() OpenMP threads. In a microbenchmark on this machine
+/// (under load, so indicative only) that made the step 1.1-1.5x faster than `gemm` for H >= 256
+/// and B >= 32; bench_lstm measures the whole cell.
 ///
 /// The packed copy lives in a grow-only buffer of the calling thread (no allocation once it has
 /// reached its size), so at most one RecurrentProduct may be alive per thread: a layer's
