@@ -204,24 +204,41 @@ void save_parameters(const std::string& path, const Model& model,
 /// Loads the parameters saved by save_parameters into `model`, which must have exactly the
 /// file's tensors (names, shapes, dtypes); otherwise throws naming the first difference and leaves
 /// the model untouched. Returns the caller's metadata.
+namespace detail {
+
+/// What load_parameters does once the file is open and its data read: checks that `f` holds
+/// exactly the model's tensors and that every value is finite, then copies them into `model`. A
+/// NaN or Inf weight would only show later, as a NaN loss or a translation of garbage: it is refused
+/// here, naming the tensor. Every tensor is decoded into a scratch matrix and checked before the first
+/// one is copied, so a refused file leaves the model untouched. (The fuzz target runs this on files
+/// parsed in memory, to compare with the file-based loader.)
+template <typename Model>
+void read_parameters(const SafetensorsFile& f, Model& model) {
+  const std::vector<ParamRecord> records = parameter_records(std::as_const(model), "load_parameters");
+  check_tensors_match(f, records, "the model's parameter");
+  std::as_const(model).visit_parameters([&](const ParamName& name, const auto& p) {
+    Matrix<typename std::decay_t<decltype(p.value)>::Scalar> staging(p.value.rows(), p.value.cols());
+    f.read_into(*f.find(name.view()), staging);
+    if (!staging.allFinite()) bad_file(f.source(), "tensor '" + name.str() + "' holds NaN or Inf values");
+  });
+  model.visit_parameters([&](const ParamName& name, auto& p) { f.read_into(*f.find(name.view()), p.value); });
+}
+
+}  // namespace detail
+
+/// Loads the parameters saved by save_parameters into `model`, which must have exactly the
+/// file's tensors (names, shapes, dtypes) and only finite values; otherwise throws naming the first
+/// difference or the tensor holding NaN/Inf, and leaves the model untouched. Returns the caller's
+/// metadata.
 template <typename Model>
 std::map<std::string, std::string> load_parameters(const std::string& path, Model& model) {
   SafetensorsFile f = SafetensorsFile::open(path);
   detail::check_content(f, "parameters");
-  const std::vector<detail::ParamRecord> records = detail::parameter_records(std::as_const(model), "load_parameters");
-  detail::check_tensors_match(f, records, "the model's parameter");
+  // The shapes are checked before the data is read, so a file of another model costs no data read.
+  detail::check_tensors_match(f, detail::parameter_records(std::as_const(model), "load_parameters"),
+                              "the model's parameter");
   f.load_data();
-  // A NaN or Inf weight would only show later, as a NaN loss or a translation of garbage: refuse
-  // it here, naming the tensor. Every tensor is checked (decoded into a scratch matrix) before the
-  // first one is copied into the model, so a refused file leaves the model untouched.
-  {
-    std::as_const(model).visit_parameters([&](const ParamName& name, const auto& p) {
-      Matrix<typename std::decay_t<decltype(p.value)>::Scalar> staging(p.value.rows(), p.value.cols());
-      f.read_into(*f.find(name.view()), staging);
-      if (!staging.allFinite()) detail::bad_file(f.source(), "tensor '" + name.str() + "' holds NaN or Inf values");
-    });
-  }
-  model.visit_parameters([&](const ParamName& name, auto& p) { f.read_into(*f.find(name.view()), p.value); });
+  detail::read_parameters(f, model);
   return detail::user_metadata(f.metadata());
 }
 
