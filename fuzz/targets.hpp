@@ -13,6 +13,7 @@
 
 #include <seq2seq/data/data.hpp>
 #include <seq2seq/io/checkpoint.hpp>
+#include <seq2seq/io/model_file.hpp>
 #include <seq2seq/optim/optim.hpp>
 #include <seq2seq/seq2seq.hpp>
 
@@ -161,9 +162,9 @@ inline bool checkpoint_pass(const std::string& bytes);
 /// Feeds `data` to every checkpoint reader: the in-memory parser (SafetensorsFile::from_bytes, with
 /// and without require_seq2seq, every tensor read generically), the steps of load_parameters into a
 /// FuzzModel on the parsed file, and the file-based readers on the same bytes at a path
-/// (load_parameters, load_training_state with Adam). Checks that the file-based and
-/// in-memory loads agree, load the same values, and that refused loads leave the model and the
-/// optimizer untouched. Then the same again with the checksums fixed (with_fixed_checksums). The
+/// (load_parameters, load_training_state with Adam, read_model_info and load_model). Checks that the
+/// file-based and in-memory loads agree, load the same values, and that refused loads leave the
+/// model and the optimizer untouched. Then the same again with the checksums fixed (with_fixed_checksums). The
 /// outcome is the first pass's: accepted when a loader took the bytes as they are, a parameter or
 /// training-state file of FuzzModel.
 inline Outcome check_checkpoint(const std::uint8_t* data, std::size_t size) {
@@ -257,6 +258,35 @@ inline bool detail::checkpoint_pass(const std::string& bytes) {
   } else {
     invariant(detail::parameter_bytes(from_file) == pattern, "a refused load_parameters changed the model");
   }
+  // 3. As a model file (save_model's layout): configuration and vocabularies from the metadata,
+  // checked before anything is allocated. When they describe FuzzModel's structure, load_model
+  // must agree with load_parameters.
+  try {
+    const io::ModelInfo info = io::read_model_info(path);
+    const ModelConfig& c = info.config;
+    invariant(static_cast<Index>(info.source_vocab.size()) == c.source_vocab &&
+                  static_cast<Index>(info.target_vocab.size()) == c.target_vocab,
+              "read_model_info accepted vocabularies of other sizes than the configuration's");
+    invariant(io::expected_parameter_count(c) <= static_cast<double>(bytes.size()),
+              "read_model_info accepted a configuration larger than the file");
+    if (c.source_vocab == config.source_vocab && c.target_vocab == config.target_vocab && c.embed == config.embed &&
+        c.hidden == config.hidden && c.layers == config.layers && c.peephole == config.peephole) {
+      bool model_ok = false;
+      try {
+        const io::LoadedModel<FuzzModel> loaded = io::load_model<FuzzModel>(path);
+        invariant(detail::parameter_bytes(loaded.model) == detail::parameter_bytes(from_file),
+                  "load_model and load_parameters read different values");
+        model_ok = true;
+      } catch (const std::invalid_argument&) {
+      } catch (const std::runtime_error&) {
+      }
+      invariant(model_ok == file_params, std::string("load_model ") + (model_ok ? "accepted" : "refused") +
+                                             " a file load_parameters " + (file_params ? "accepted" : "refused"));
+    }
+  } catch (const std::invalid_argument&) {
+  } catch (const std::runtime_error&) {
+  }
+
   invariant(!file_state || memory_state, "load_training_state accepted a file the in-memory parser refused");
   if (!file_state) invariant(!optimizer.initialized() && optimizer.step_count() == 0, "a refused load_training_state changed the optimizer");
   return file_params || file_state;
@@ -356,6 +386,11 @@ inline std::map<std::string, std::map<std::string, std::string>> seed_corpus() {
                         {{"config", "{\"embed\":2,\"hidden\":3,\"layers\":1}"},
                          {"source_vocab", src.to_json()},
                          {"target_vocab", tgt.to_json()}});
+  });
+  save("valid_model.safetensors", [&](const std::string& p) {
+    const Vocab src6 = Vocab::from_tokens({"<pad>", "<unk>", "<s>", "<EOS>", "hello", "world"});
+    const Vocab tgt7 = Vocab::from_tokens({"<pad>", "<unk>", "<s>", "<EOS>", "bonjour", "le", "monde"});
+    io::save_model(p, model, src6, tgt7, {{"producer", "seed"}});
   });
   save("valid_parameters_no_metadata.safetensors", [&](const std::string& p) { io::save_parameters(p, model); });
   Optimizer<Adam, float> opt;

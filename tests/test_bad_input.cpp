@@ -27,10 +27,16 @@
 #include <string>
 #include <vector>
 
+#include "test_files.hpp"
+
 namespace {
 
 using namespace seq2seq;
 namespace fs = std::filesystem;
+using seq2seq::test::TempDir;
+using seq2seq::test::slurp;
+using seq2seq::test::values_of;
+using seq2seq::test::bit_equal;
 
 /// Bad inputs tried by this file (each CHECK_BAD_INPUT and each CHECK_HANDLED counts one).
 std::atomic<int> g_bad_inputs{0};
@@ -117,47 +123,6 @@ void set_weight(Model& m, const std::string& name, double v) {
     }
   });
   REQUIRE_MESSAGE(found, "no parameter named ", name);
-}
-
-template <typename Model>
-auto values_of(const Model& m) {
-  using S = typename Model::Scalar;
-  std::vector<Matrix<S>> out;
-  m.visit_parameters([&](const ParamName&, const Param<S>& p) { out.push_back(p.value); });
-  return out;
-}
-
-/// Bitwise equality of parameter lists (== would reject NaN == NaN).
-template <typename S>
-bool bit_equal(const std::vector<Matrix<S>>& a, const std::vector<Matrix<S>>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].rows() != b[i].rows() || a[i].cols() != b[i].cols()) return false;
-    if (std::memcmp(a[i].data(), b[i].data(), sizeof(S) * static_cast<std::size_t>(a[i].size())) != 0) return false;
-  }
-  return true;
-}
-
-/// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("seq2seq_test_bad_input_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::vector<Pair> tsv(const std::string& text) {
@@ -475,7 +440,7 @@ TEST_CASE("bad input: unknown words become <unk>, invalid UTF-8 and malformed TS
 
   TempDir dir;
   CHECK_BAD_INPUT(std::runtime_error, read_tsv_file(dir.file("missing.tsv")), "cannot read corpus '");
-  CHECK_BAD_INPUT(std::runtime_error, read_tsv_file(dir.path.string()), "it is a directory");
+  CHECK_BAD_INPUT(std::runtime_error, read_tsv_file(dir.path().string()), "it is a directory");
 
   CHECK_BAD_INPUT(std::invalid_argument, Vocab::from_json("{\"format\": 1"), "vocabulary JSON");
   CHECK_BAD_INPUT(std::invalid_argument, Vocab::from_tokens({"a", "b"}), "fewer than the 4 special tokens");

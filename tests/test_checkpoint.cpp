@@ -23,64 +23,17 @@
 #include <string>
 #include <vector>
 
+#include "test_files.hpp"
+
 using namespace seq2seq;
 namespace fs = std::filesystem;
+using seq2seq::test::TempDir;
+using seq2seq::test::slurp;
+using seq2seq::test::spit;
+using seq2seq::test::values_of;
+using seq2seq::test::bit_equal;
 
 namespace {
-
-/// A fresh directory under the system temp dir, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("seq2seq_test_checkpoint_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::set<std::string> listing() const {
-    std::set<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.insert(e.path().filename().string());
-    return out;
-  }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-/// Writes a fresh file (removing the old one first: ext4 flushes a truncated-and-rewritten file on
-/// close, which makes thousands of rewrites of one name very slow).
-void spit(const std::string& path, const std::string& bytes) {
-  std::remove(path.c_str());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-/// Every parameter value of a model, in visitor order.
-template <typename Model>
-auto values_of(const Model& m) {
-  using S = typename Model::Scalar;
-  std::vector<Matrix<S>> out;
-  m.visit_parameters([&](const ParamName&, const Param<S>& p) { out.push_back(p.value); });
-  return out;
-}
-
-/// Bitwise equality (== would also accept -0 == +0 and reject NaN == NaN).
-template <typename S>
-bool bit_equal(const std::vector<Matrix<S>>& a, const std::vector<Matrix<S>>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].rows() != b[i].rows() || a[i].cols() != b[i].cols()) return false;
-    if (std::memcmp(a[i].data(), b[i].data(), sizeof(S) * static_cast<std::size_t>(a[i].size())) != 0) return false;
-  }
-  return true;
-}
 
 // Model cases: fixed sizes, Dynamic sizes and depth, peepholes.
 struct FixedFloat {
@@ -380,7 +333,7 @@ TEST_CASE("Newer format versions, huge header lengths and missing files give cle
   SUBCASE("missing file, directory") {
     CHECK_THROWS_WITH_AS(io::load_parameters(dir.file("nope.safetensors"), model),
                          doctest::Contains((dir.file("nope.safetensors") + "': No such file").c_str()), std::runtime_error);
-    CHECK_THROWS_WITH_AS(io::load_parameters(dir.path.string(), model), doctest::Contains("not a regular file"),
+    CHECK_THROWS_WITH_AS(io::load_parameters(dir.path().string(), model), doctest::Contains("not a regular file"),
                          std::runtime_error);
   }
   SUBCASE("a foreign safetensors file is refused by default") {

@@ -29,10 +29,14 @@
 #include <thread>
 #include <vector>
 
+#include "test_files.hpp"
+
 namespace {
 
 using namespace seq2seq;
 namespace fs = std::filesystem;
+using seq2seq::test::TempDir;
+using seq2seq::test::slurp;
 
 using Model = Seq2Seq<Encoder<StackedLSTM<LSTMCell<float, Dynamic, Dynamic>, Dynamic>>,
                       Decoder<StackedLSTM<LSTMCell<float, Dynamic, Dynamic>, Dynamic>>>;
@@ -51,27 +55,6 @@ ModelConfig crash_config() {
   c.hidden = 96;
   c.layers = 2;
   return c;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("seq2seq_test_crash_safe_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::string values_bytes(const Model& m) {
@@ -222,7 +205,7 @@ TEST_CASE("crash-safe saving: SIGKILL at random moments of repeated saves leaves
     // did not disturb its saves or the load above; now they go.
     std::set<std::string> leftovers;
     const std::string prefix = name + ".tmp." + std::to_string(pid) + ".";
-    for (const auto& e : fs::directory_iterator(dir.path)) {
+    for (const auto& e : fs::directory_iterator(dir.path())) {
       const std::string f = e.path().filename().string();
       if (f == name || f == "a.ref" || f == "b.ref" || f == "calibration" || previous_leftovers.count(f)) continue;
       CHECK_MESSAGE(f.rfind(prefix, 0) == 0, "unexpected file ", f);
@@ -230,7 +213,7 @@ TEST_CASE("crash-safe saving: SIGKILL at random moments of repeated saves leaves
     }
     CHECK(leftovers.size() <= 1);
     interrupted += static_cast<int>(leftovers.size());
-    for (const std::string& f : previous_leftovers) fs::remove(dir.path / f);
+    for (const std::string& f : previous_leftovers) fs::remove(dir.path() / f);
     previous_leftovers = leftovers;
   }
   const double seconds = elapsed();

@@ -6,6 +6,7 @@
 // Regenerate the seeds after a format change (writes into the source tree):
 //   SEQ2SEQ_REGENERATE_FUZZ_CORPUS=1 seq2seq_tests --source-file='*test_fuzz_replay.cpp'
 #include "../fuzz/targets.hpp"
+#include "test_files.hpp"
 
 #include <doctest/doctest.h>
 
@@ -20,14 +21,10 @@
 namespace {
 
 namespace fs = std::filesystem;
+using seq2seq::test::slurp;
 using seq2seq::fuzz::Outcome;
 
 const fs::path kCorpus = fs::path(SEQ2SEQ_TEST_DATA_DIR) / ".." / "fuzz" / "corpus";
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -96,7 +93,8 @@ TEST_CASE("fuzz corpus replay: TSV reader, tokenizer, vocabulary, batcher") {
 TEST_CASE("fuzz entry functions: the freshly generated seeds give the expected outcomes") {
   // Independent of the files on disk: the generator and the entry functions agree.
   for (const auto& [target, files] : seq2seq::fuzz::seed_corpus()) {
-    for (const auto& [name, bytes] : files) {
+    for (const auto& [file_name, bytes] : files) {
+      const std::string& name = file_name;  // CAPTURE's lambda cannot capture a structured binding (C++17)
       CAPTURE(name);
       const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
       Outcome o = Outcome::rejected;

@@ -113,9 +113,10 @@ TEST_CASE_TEMPLATE("detail::RecurrentProduct (A packed once) equals gemm step af
   // (H, B): packed on one thread, packed and split over two, ragged rows, and the fallbacks (one
   // column; a product below the driver's threshold).
   const std::vector<std::pair<Index, Index>> shapes = {{64, 32}, {256, 48}, {67, 13}, {128, 1}, {8, 3}};
-  for (const auto& [H, B] : shapes)
+  for (const auto& shape : shapes)
     for (Op op : {Op::N, Op::T})
       for (int threads : {1, 2}) {
+        const Index H = shape.first, B = shape.second;  // (CAPTURE cannot name a structured binding)
         CAPTURE(H);
         CAPTURE(B);
         CAPTURE(static_cast<int>(op));

@@ -135,7 +135,8 @@ TEST_CASE_TEMPLATE("SoftmaxNLL: tiny and huge chunk budgets give the same loss a
   const NLLResult big = run(Index(1) << 30, k.B, dH_big, dW_big, db_big, cols_big);
   // budget 1: one group (time step of B columns) per chunk; group 1 with budget 2V: two columns
   // per chunk, so chunks split time steps; budget 5V with group 1: chunks that do not divide T*B.
-  for (const auto& [budget, group] : {std::pair<Index, Index>{1, k.B}, {1, 1}, {2 * kVocab, 1}, {5 * kVocab, 1}}) {
+  for (const auto& chunking : {std::pair<Index, Index>{1, k.B}, {1, 1}, {2 * kVocab, 1}, {5 * kVocab, 1}}) {
+    const Index budget = chunking.first, group = chunking.second;  // (CAPTURE cannot name a structured binding)
     CAPTURE(budget);
     CAPTURE(group);
     Mat dH, dW, db;

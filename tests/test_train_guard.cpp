@@ -22,10 +22,14 @@
 #include <string>
 #include <vector>
 
+#include "test_files.hpp"
+
 namespace {
 
 using namespace seq2seq;
 namespace fs = std::filesystem;
+using seq2seq::test::TempDir;
+using seq2seq::test::slurp;
 
 template <typename Cell, int Layers>
 using ModelOf = Seq2Seq<Encoder<StackedLSTM<Cell, Layers>>, Decoder<StackedLSTM<Cell, Layers>>>;
@@ -132,27 +136,6 @@ struct PoisonHook {
     });
   }
 };
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("seq2seq_test_train_guard_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();

@@ -37,6 +37,7 @@
 #include <seq2seq/data/data.hpp>
 #include <seq2seq/eval/bleu.hpp>
 #include <seq2seq/io/checkpoint.hpp>
+#include <seq2seq/io/model_file.hpp>
 #include <seq2seq/optim/optim.hpp>
 #include <seq2seq/seq2seq.hpp>
 #if SEQ2SEQ_TOY_MPI
@@ -428,35 +429,14 @@ struct Bundle {
   std::int64_t step = 0;  // training step at which the parameters were saved
 };
 
-json config_to_json(const seq2seq::ModelConfig& c) {
-  return json{{"source_vocab", c.source_vocab}, {"target_vocab", c.target_vocab}, {"embed", c.embed},
-              {"hidden", c.hidden},             {"layers", c.layers},             {"reverse_source", c.reverse_source},
-              {"peephole", c.peephole},         {"max_length", c.max_length},     {"per_token_loss", c.per_token_loss}};
-}
-
-seq2seq::ModelConfig config_from_json(const json& j) {
-  seq2seq::ModelConfig c;
-  c.source_vocab = j.at("source_vocab").get<Index>();
-  c.target_vocab = j.at("target_vocab").get<Index>();
-  c.embed = j.at("embed").get<Index>();
-  c.hidden = j.at("hidden").get<Index>();
-  c.layers = j.at("layers").get<Index>();
-  c.reverse_source = j.at("reverse_source").get<bool>();
-  c.peephole = j.at("peephole").get<bool>();
-  c.max_length = j.at("max_length").get<Index>();
-  c.per_token_loss = j.at("per_token_loss").get<bool>();
-  return c;
-}
-
+/// A checkpoint is io::save_model's file (parameters, configuration, both vocabularies) with the
+/// training settings and step as extra metadata.
 void save_bundle(const fs::path& path, const Bundle& b) {
   std::map<std::string, std::string> meta;
   meta["producer"] = version_string();
-  meta["config"] = config_to_json(b.config).dump();
-  meta["source_vocab"] = b.source.to_json();
-  meta["target_vocab"] = b.target.to_json();
   meta["training"] = b.settings.to_json().dump();
   meta["training_step"] = std::to_string(b.step);
-  seq2seq::io::save_parameters(path.string(), *b.model, meta);
+  seq2seq::io::save_model(path.string(), *b.model, b.source, b.target, meta);
 }
 
 /// A model directory (holding model.safetensors) or a checkpoint file.
@@ -470,17 +450,18 @@ fs::path resolve_model_path(const std::string& where) {
 }
 
 Bundle load_bundle(const fs::path& path) {
-  const std::map<std::string, std::string> meta = seq2seq::io::read_metadata(path.string());
+  // Configuration and vocabularies first, checked against the file's tensors before the model is
+  // allocated (a damaged or hostile configuration cannot ask for more memory than the file holds).
+  seq2seq::io::ModelInfo info = seq2seq::io::read_model_info(path.string());
   const auto get = [&](const char* key) -> const std::string& {
-    const auto it = meta.find(key);
-    if (it == meta.end())
+    const auto it = info.metadata.find(key);
+    if (it == info.metadata.end())
       throw std::runtime_error("checkpoint '" + path.string() + "' was not written by " + kProgram + " (no \"" + key +
                                "\" in its metadata)");
     return it->second;
   };
   Bundle b;
   try {
-    b.config = config_from_json(json::parse(get("config")));
     b.settings = TrainSettings::from_json(json::parse(get("training")));
     b.step = std::stoll(get("training_step"));
   } catch (const json::exception& e) {
@@ -488,23 +469,9 @@ Bundle load_bundle(const fs::path& path) {
   } catch (const std::logic_error& e) {  // stoll
     throw std::runtime_error("checkpoint '" + path.string() + "': bad \"training_step\" in its metadata");
   }
-  b.source = Vocab::from_json(get("source_vocab"));
-  b.target = Vocab::from_json(get("target_vocab"));
-  if (static_cast<Index>(b.source.size()) != b.config.source_vocab || static_cast<Index>(b.target.size()) != b.config.target_vocab)
-    throw std::runtime_error("checkpoint '" + path.string() + "': the vocabularies do not match the configuration");
-  // The metadata is checked against the file before the model is allocated, so a damaged or
-  // hostile configuration cannot ask for more memory than the file's own size.
-  const seq2seq::ModelConfig& c = b.config;
-  if (c.embed < 1 || c.hidden < 1 || c.layers < 1 || c.max_length < 0)
-    throw std::runtime_error("checkpoint '" + path.string() + "': invalid sizes in its configuration");
-  const double E = static_cast<double>(c.embed), H = static_cast<double>(c.hidden), L = static_cast<double>(c.layers);
-  const double stack = 4 * H * (E + H + 1) + (L - 1) * 4 * H * (2 * H + 1);
-  const double scalars = static_cast<double>(c.source_vocab) * E + stack + static_cast<double>(c.target_vocab) * (E + H + 1) + stack;
-  std::error_code ec;
-  const auto bytes = fs::file_size(path, ec);
-  if (ec || scalars * sizeof(Scalar) > static_cast<double>(bytes))
-    throw std::runtime_error("checkpoint '" + path.string() + "': its configuration needs " +
-                             std::to_string(static_cast<long long>(scalars)) + " parameters, more than the file holds");
+  b.config = info.config;
+  b.source = std::move(info.source_vocab);
+  b.target = std::move(info.target_vocab);
   b.model = std::make_unique<Model>(b.config);
   seq2seq::io::load_parameters(path.string(), *b.model);
   return b;
@@ -838,7 +805,7 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
     // An optimizer without state (SGD) has no tensors whose shapes the loader could compare, so
     // the state file also records the model configuration it belongs to.
     const auto cfg = resume_state->extra.find("model_config");
-    const std::string ours = config_to_json(ctx.bundle.config).dump();
+    const std::string ours = seq2seq::io::config_to_json(ctx.bundle.config);
     if (cfg == resume_state->extra.end() || cfg->second != ours)
       throw std::runtime_error("'" + (ctx.dir / kStateFile).string() + "' belongs to another model (" +
                                (cfg == resume_state->extra.end() ? std::string("no model_config") : cfg->second) +
@@ -883,7 +850,7 @@ int train_loop(TrainContext& ctx, Policy policy, seq2seq::io::TrainingState* res
       st.data_position = position;
       st.rng_state = rng_at_epoch_start;
       st.extra["best_valid_perplexity"] = exact_decimal(ctx.best_valid_ppl);
-      st.extra["model_config"] = config_to_json(ctx.bundle.config).dump();
+      st.extra["model_config"] = seq2seq::io::config_to_json(ctx.bundle.config);
       seq2seq::io::save_training_state((ctx.dir / kStateFile).string(), optimizer, model, st);
     });
   };

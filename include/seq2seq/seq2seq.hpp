@@ -21,5 +21,6 @@
 #include "optim/optim.hpp"
 #include "train.hpp"
 #include "io/checkpoint.hpp"
+#include "io/model_file.hpp"
 
 #endif  // SEQ2SEQ_SEQ2SEQ_HPP

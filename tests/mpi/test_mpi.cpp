@@ -43,41 +43,9 @@
 #include <type_traits>
 #include <vector>
 
-// Counts operator new, to show that the hook allocates nothing in the steady state (Eigen and MPI
-// allocate with malloc, which is not counted: MPI's internal buffers are its own business). As in
-// tests/no_alloc: every replaceable form is replaced, so nothing the runtime's own operator new
-// returned is freed here; GCC 12 pairs the replacement with free() in -Wmismatched-new-delete,
-// but both sides are the malloc family, as the standard allows for replacements.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-namespace {
-std::atomic<long> g_allocations{0};
-void* counted_malloc(std::size_t n) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n == 0 ? 1 : n);
-}
-void* counted_aligned(std::size_t n, std::align_val_t a) noexcept {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const auto align = static_cast<std::size_t>(a);
-  return std::aligned_alloc(align, ((n == 0 ? 1 : n) + align - 1) / align * align);  // a multiple of align
-}
-}  // namespace
-void* operator new(std::size_t n) {
-  if (void* p = counted_malloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
-void* operator new(std::size_t n, std::align_val_t a) {
-  if (void* p = counted_aligned(n, a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_aligned(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+// Counts operator new, to show that the hook allocates nothing in the steady state (MPI allocates
+// with malloc, which is not counted: its internal buffers are its own business).
+#include "../counting_new.hpp"
 
 namespace {
 
@@ -495,9 +463,9 @@ TEST_CASE("the hook allocates nothing in the steady state (blocking and overlapp
       const PairBatch& local = dp.shard(batches[k]);
       zero_grad(*m);
       LossStats st = m->train_batch(local, ws);
-      const long before = g_allocations.load();
+      const long before = seq2seq::test::operator_new_count();
       dp(*m, st);
-      if (k > 0) inside += g_allocations.load() - before;  // the first call makes the buffers
+      if (k > 0) inside += seq2seq::test::operator_new_count() - before;  // the first call makes the buffers
     }
     CHECK(inside == 0);
   }

@@ -19,49 +19,7 @@
 #include <cstdlib>
 #include <new>
 
-namespace {
-std::atomic<long> g_news{0};
-}  // namespace
-
-// GCC 12 pairs the replaced operator new with free() in its -Wmismatched-new-delete analysis;
-// here both sides are the malloc family, as the standard allows for replacements.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-// Every replaceable form is replaced, so no allocation comes from the runtime's own operator new
-// and is then freed here (std::get_temporary_buffer, used by std::stable_sort, takes the nothrow
-// form; AddressSanitizer reports such a mix as an alloc-dealloc mismatch). The array forms default
-// to these. Over-aligned forms are not used by the library (Eigen aligns by hand), but they count too.
-namespace {
-void* counted_malloc(std::size_t n) noexcept {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(n == 0 ? 1 : n);
-}
-void* counted_aligned(std::size_t n, std::align_val_t a) noexcept {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t align = static_cast<std::size_t>(a);
-  const std::size_t size = ((n == 0 ? 1 : n) + align - 1) / align * align;  // aligned_alloc wants a multiple
-  return std::aligned_alloc(align, size);
-}
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (void* p = counted_malloc(n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
-void* operator new(std::size_t n, std::align_val_t a) {
-  if (void* p = counted_aligned(n, a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_aligned(n, a); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+#include "../counting_new.hpp"
 
 namespace {
 
@@ -70,11 +28,11 @@ using namespace seq2seq;
 /// Runs `f` with Eigen's allocations forbidden and returns how many operator new calls it made.
 template <typename F>
 long allocations_during(F&& f) {
-  const long before = g_news.load();
+  const long before = seq2seq::test::operator_new_count();
   Eigen::internal::set_is_malloc_allowed(false);
   f();
   Eigen::internal::set_is_malloc_allowed(true);
-  return g_news.load() - before;
+  return seq2seq::test::operator_new_count() - before;
 }
 
 template <typename Model>
@@ -150,10 +108,10 @@ TEST_CASE("a steady-state decoding step allocates nothing") {
     model.translate(batch.source[0], opt, ws);  // warm-up
     auto count_for = [&](Index words) {
       opt.max_length = words;
-      const long before = g_news.load();
+      const long before = seq2seq::test::operator_new_count();
       auto h = model.translate(batch.source[0], opt, ws);
       CHECK(!h.empty());
-      return g_news.load() - before;
+      return seq2seq::test::operator_new_count() - before;
     };
     // An untrained model rarely ends early, so both runs decode to their limit.
     const long short_run = count_for(10), long_run = count_for(30);
