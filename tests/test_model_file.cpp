@@ -26,9 +26,7 @@ using PeepholeModel = ModelOf<LSTMCell<float, Dynamic, Dynamic, true>, Dynamic>;
 using FixedModel = ModelOf<LSTMCell<double, 4, 3>, 2>;
 
 Vocab source_vocab() { return Vocab::from_tokens({"<pad>", "<unk>", "<s>", "<EOS>", "ich", "sehe", "den", "hund"}); }
-Vocab target_vocab() {
-  return Vocab::from_tokens({"<pad>", "<unk>", "<s>", "<EOS>", "i", "see", "the", "dog", "cat"});
-}
+Vocab target_vocab() { return Vocab::from_tokens({"<pad>", "<unk>", "<s>", "<EOS>", "i", "see", "the", "dog", "cat"}); }
 
 ModelConfig small_config(bool peephole = false) {
   ModelConfig c;
@@ -88,8 +86,8 @@ TEST_CASE("model file: the configuration's JSON round-trips every field; flags m
   CHECK(back.reverse_source == c.reverse_source);
   CHECK(back.per_token_loss == c.per_token_loss);
   // The layout tools/interop/seq2seq_torch.py writes for a PyTorch model: sizes and reverse_source.
-  const ModelConfig torch =
-      io::config_from_json(R"({"embed":6,"hidden":5,"layers":2,"reverse_source":true,"source_vocab":12,"target_vocab":14,"x":1})");
+  const ModelConfig torch = io::config_from_json(
+      R"({"embed":6,"hidden":5,"layers":2,"reverse_source":true,"source_vocab":12,"target_vocab":14,"x":1})");
   CHECK(torch.embed == 6);
   CHECK(torch.target_vocab == 14);
   CHECK(torch.max_length == 0);
@@ -209,36 +207,39 @@ TEST_CASE("model file: load_model refuses files whose configuration or vocabular
 
   SUBCASE("a parameter file without the model keys") {
     const std::string p = write("plain.safetensors", {});
-    CHECK_THROWS_NAMING(io::load_model<DynamicModel>(p), "no \"config\" in its metadata (not written by io::save_model?)");
+    CHECK_THROWS_NAMING(io::load_model<DynamicModel>(p),
+                        "no \"config\" in its metadata (not written by io::save_model?)");
     const std::string q = write("novocab.safetensors", {{"config", io::config_to_json(c)}, {"source_vocab", src}});
     CHECK_THROWS_NAMING(io::load_model<DynamicModel>(q), "no \"target_vocab\"");
   }
   SUBCASE("a configuration that asks for more than the file holds (a hostile file cannot make us allocate)") {
-    const std::string p = write("huge.safetensors", {{"config", config_with("hidden", 2000000000)},
-                                                      {"source_vocab", src}, {"target_vocab", tgt}});
+    const std::string p =
+        write("huge.safetensors",
+              {{"config", config_with("hidden", 2000000000)}, {"source_vocab", src}, {"target_vocab", tgt}});
     CHECK_THROWS_NAMING(io::load_model<DynamicModel>(p), "parameters but the file holds");
-    const std::string q = write("deeper.safetensors", {{"config", config_with("layers", 3)},
-                                                        {"source_vocab", src}, {"target_vocab", tgt}});
+    const std::string q = write("deeper.safetensors",
+                                {{"config", config_with("layers", 3)}, {"source_vocab", src}, {"target_vocab", tgt}});
     CHECK_THROWS_NAMING(io::load_model<DynamicModel>(q), "its configuration describes");
   }
   SUBCASE("vocabularies that differ from the configuration, or do not parse") {
-    const std::string p = write("swap.safetensors", {{"config", io::config_to_json(c)}, {"source_vocab", tgt},
-                                                      {"target_vocab", src}});
+    const std::string p =
+        write("swap.safetensors", {{"config", io::config_to_json(c)}, {"source_vocab", tgt}, {"target_vocab", src}});
     CHECK_THROWS_NAMING(io::load_model<DynamicModel>(p), "do not match the configuration");
-    const std::string q = write("badvocab.safetensors", {{"config", io::config_to_json(c)}, {"source_vocab", "[]"},
-                                                          {"target_vocab", tgt}});
+    const std::string q = write("badvocab.safetensors",
+                                {{"config", io::config_to_json(c)}, {"source_vocab", "[]"}, {"target_vocab", tgt}});
     CHECK_THROWS_WITH_AS(io::load_model<DynamicModel>(q), doctest::Contains("badvocab.safetensors': vocabulary JSON"),
                          std::invalid_argument);
-    const std::string r = write("badconfig.safetensors", {{"config", config_with("embed", "x")},
-                                                           {"source_vocab", src}, {"target_vocab", tgt}});
-    CHECK_THROWS_WITH_AS(io::load_model<DynamicModel>(r),
-                         doctest::Contains("badconfig.safetensors': model configuration JSON: \"embed\" is not an integer"),
-                         std::invalid_argument);
+    const std::string r = write("badconfig.safetensors",
+                                {{"config", config_with("embed", "x")}, {"source_vocab", src}, {"target_vocab", tgt}});
+    CHECK_THROWS_WITH_AS(
+        io::load_model<DynamicModel>(r),
+        doctest::Contains("badconfig.safetensors': model configuration JSON: \"embed\" is not an integer"),
+        std::invalid_argument);
   }
   SUBCASE("a model type the file does not fit") {
     const std::string p = dir.file("ok.safetensors");
     io::save_model(p, m, source_vocab(), target_vocab());
-    CHECK_THROWS_NAMING(io::load_model<PeepholeModel>(p), "peepholes");  // the configuration says none
+    CHECK_THROWS_NAMING(io::load_model<PeepholeModel>(p), "peepholes");     // the configuration says none
     CHECK_THROWS_AS(io::load_model<FixedModel>(p), std::invalid_argument);  // float file, double model
     CHECK_NOTHROW(io::load_model<DynamicModel>(p));
   }

@@ -1,14 +1,15 @@
 // A downstream program, shared by every consumer test (find_package, add_subdirectory,
 // FetchContent, pkg-config). It includes every public header group, so a header missing from the
 // installed tree fails to compile, then builds a tiny model, trains it, translates, saves and
-// reloads a checkpoint (which exercises the nlohmann_json dependency). Exit status 0 on success;
-// otherwise 1 and a message on stderr.
+// reloads a model file with its vocabularies (which exercises the nlohmann_json dependency). Exit
+// status 0 on success; otherwise 1 and a message on stderr.
 //
 // Built with -DSEQ2SEQ_CONSUMER_KIND="..." (for the messages) and optionally
 // -DSEQ2SEQ_EXPECTED_VERSION="x.y.z" (the version the build system found).
 #include <seq2seq/data/data.hpp>
 #include <seq2seq/eval/eval.hpp>
 #include <seq2seq/io/checkpoint.hpp>
+#include <seq2seq/io/model_file.hpp>
 #include <seq2seq/optim/optim.hpp>
 #include <seq2seq/seq2seq.hpp>
 #include <seq2seq/train.hpp>
@@ -75,15 +76,19 @@ int main(int argc, char** argv) {
     const std::string text = seq2seq::detokenize(vocab.decode(best.front().tokens));
     if (text != "c b a") return fail("'a b c' translates to '" + text + "', not 'c b a'");
 
-    // Checkpoint round trip next to the executable (argv[0]'s directory is the build directory).
+    // Model-file round trip next to the executable (argv[0]'s directory is the build directory):
+    // parameters, configuration and vocabularies, then text translated by the reloaded model.
     std::string path = std::string(argc > 0 ? argv[0] : "consumer") + ".safetensors";
-    seq2seq::io::save_parameters(path, model, {{"kind", SEQ2SEQ_CONSUMER_KIND}});
-    Model reloaded(config);
-    const auto meta = seq2seq::io::load_parameters(path, reloaded);
+    seq2seq::io::save_model(path, model, vocab, vocab, {{"kind", SEQ2SEQ_CONSUMER_KIND}});
+    const seq2seq::io::LoadedModel<Model> reloaded = seq2seq::io::load_model<Model>(path);
     std::remove(path.c_str());
-    const double s1 = model.score(abc, best.front().tokens), s2 = reloaded.score(abc, best.front().tokens);
-    if (meta.at("kind") != SEQ2SEQ_CONSUMER_KIND || s1 != s2)
+    const double s1 = model.score(abc, best.front().tokens), s2 = reloaded.model.score(abc, best.front().tokens);
+    if (reloaded.metadata.at("kind") != SEQ2SEQ_CONSUMER_KIND || s1 != s2)
       return fail("checkpoint round trip: score " + std::to_string(s1) + " before, " + std::to_string(s2) + " after");
+    const seq2seq::Sentence again = reloaded.source_vocab.encode(seq2seq::tokenize("A B C"));
+    const std::string text2 =
+        seq2seq::detokenize(reloaded.target_vocab.decode(reloaded.model.translate(again).front().tokens));
+    if (text2 != text) return fail("the reloaded model translates 'A B C' to '" + text2 + "'");
 
     std::cout << "consumer (" << SEQ2SEQ_CONSUMER_KIND << "): seq2seq " << SEQ2SEQ_VERSION_STRING << ", loss "
               << first << " -> " << last << ", 'a b c' -> '" << text << "', log p = " << s1 << '\n';

@@ -54,10 +54,14 @@ inline std::string count_string(double n) {
 
 /// `config` as the JSON text of the "config" metadata key (sorted keys, no spaces).
 inline std::string config_to_json(const ModelConfig& config) {
-  const nlohmann::json j{{"source_vocab", config.source_vocab}, {"target_vocab", config.target_vocab},
-                         {"embed", config.embed},               {"hidden", config.hidden},
-                         {"layers", config.layers},             {"reverse_source", config.reverse_source},
-                         {"peephole", config.peephole},         {"max_length", config.max_length},
+  const nlohmann::json j{{"source_vocab", config.source_vocab},
+                         {"target_vocab", config.target_vocab},
+                         {"embed", config.embed},
+                         {"hidden", config.hidden},
+                         {"layers", config.layers},
+                         {"reverse_source", config.reverse_source},
+                         {"peephole", config.peephole},
+                         {"max_length", config.max_length},
                          {"per_token_loss", config.per_token_loss}};
   return j.dump();
 }
@@ -67,31 +71,31 @@ inline std::string config_to_json(const ModelConfig& config) {
 /// newer writer's additions). Throws std::invalid_argument ("seq2seq: model configuration JSON:
 /// ...") naming the problem.
 inline ModelConfig config_from_json(const std::string& text) {
-  const auto fail = [](const std::string& what) { detail::bad_config(what); };
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail(std::string("not JSON (") + e.what() + ")");
+    detail::bad_config(std::string("not JSON (") + e.what() + ")");
   }
-  if (!j.is_object()) fail("not a JSON object");
+  if (!j.is_object()) detail::bad_config("not a JSON object");
   // Sizes: integers in [min, 2^31) (a larger size could not be allocated anyway, and keeps
   // products of two sizes far from overflow in Index).
   const auto size = [&](const char* key, Index min) -> Index {
     const auto it = j.find(key);
-    if (it == j.end()) fail(std::string("no \"") + key + "\"");
-    if (!it->is_number_integer()) fail(std::string("\"") + key + "\" is not an integer");
-    const std::int64_t v = it->is_number_unsigned() && it->get<std::uint64_t>() > std::uint64_t(INT64_MAX)
-                               ? std::numeric_limits<std::int64_t>::max()
-                               : it->get<std::int64_t>();
+    if (it == j.end()) detail::bad_config(std::string("no \"") + key + "\"");
+    if (!it->is_number_integer()) detail::bad_config(std::string("\"") + key + "\" is not an integer");
+    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+    const bool huge = it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(kMax);
+    const std::int64_t v = huge ? kMax : it->get<std::int64_t>();
     if (v < min || v > std::numeric_limits<std::int32_t>::max())
-      fail(std::string("\"") + key + "\" = " + it->dump() + " is out of range [" + std::to_string(min) + ", 2^31)");
+      detail::bad_config(std::string("\"") + key + "\" = " + it->dump() + " is out of range [" + std::to_string(min) +
+                         ", 2^31)");
     return static_cast<Index>(v);
   };
   const auto flag = [&](const char* key, bool fallback) -> bool {
     const auto it = j.find(key);
     if (it == j.end()) return fallback;
-    if (!it->is_boolean()) fail(std::string("\"") + key + "\" is not true or false");
+    if (!it->is_boolean()) detail::bad_config(std::string("\"") + key + "\" is not true or false");
     return it->get<bool>();
   };
   ModelConfig c;
@@ -198,8 +202,9 @@ inline ModelInfo read_model_info(const std::string& path) {
   if (static_cast<Index>(info.source_vocab.size()) != c.source_vocab ||
       static_cast<Index>(info.target_vocab.size()) != c.target_vocab)
     detail::bad_file(f.source(), "the vocabularies (" + std::to_string(info.source_vocab.size()) + " and " +
-                             std::to_string(info.target_vocab.size()) + " tokens) do not match the configuration (" +
-                             std::to_string(c.source_vocab) + " and " + std::to_string(c.target_vocab) + ")");
+                                     std::to_string(info.target_vocab.size()) +
+                                     " tokens) do not match the configuration (" + std::to_string(c.source_vocab) +
+                                     " and " + std::to_string(c.target_vocab) + ")");
   // The model is allocated from the configuration, so the configuration is checked against the
   // tensors first: a damaged or hostile one cannot ask for more memory than the file itself holds.
   double in_file = 0;
