@@ -201,9 +201,6 @@ void save_parameters(const std::string& path, const Model& model,
   w.write(path);
 }
 
-/// Loads the parameters saved by save_parameters into `model`, which must have exactly the
-/// file's tensors (names, shapes, dtypes); otherwise throws naming the first difference and leaves
-/// the model untouched. Returns the caller's metadata.
 namespace detail {
 
 /// What load_parameters does once the file is open and its data read: checks that `f` holds
