@@ -208,7 +208,7 @@ inline bool detail::checkpoint_pass(const std::string& bytes) {
     }
     const auto content = f.metadata().find("seq2seq.content");
     if (content != f.metadata().end() && content->second == "parameters") {
-      io::detail::read_parameters(f, from_memory);
+      seq2seq::detail::read_parameters(f, from_memory);
       memory_params = true;
     } else if (content != f.metadata().end() && content->second == "training_state") {
       memory_state = true;  // fully checked by the file-based load below

@@ -244,3 +244,41 @@ TEST_CASE("model file: load_model refuses files whose configuration or vocabular
     CHECK_NOTHROW(io::load_model<DynamicModel>(p));
   }
 }
+
+TEST_CASE("model file: average_models is the element-wise mean of the files' parameters") {
+  TempDir dir;
+  const ModelConfig c = small_config();
+  const DynamicModel a = random_model<DynamicModel>(c, 1), b = random_model<DynamicModel>(c, 2),
+                     d = random_model<DynamicModel>(c, 3);
+  const std::string pa = dir.file("a.safetensors"), pb = dir.file("b.safetensors"), pd = dir.file("d.safetensors");
+  io::save_model(pa, a, source_vocab(), target_vocab(), {{"note", "first"}});
+  io::save_model(pb, b, source_vocab(), target_vocab(), {{"note", "second"}});
+  io::save_model(pd, d, source_vocab(), target_vocab());
+
+  const io::LoadedModel<DynamicModel> avg = io::average_models<DynamicModel>({pa, pb, pd});
+  CHECK(avg.metadata.at("note") == "first");  // the first file's metadata
+  CHECK(avg.source_vocab == source_vocab());
+  const auto va = values_of(a), vb = values_of(b), vd = values_of(d), v = values_of(avg.model);
+  REQUIRE(v.size() == va.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const Matrix<double> mean = (va[i].cast<double>() + vb[i].cast<double>() + vd[i].cast<double>()) / 3.0;
+    worst = std::max(worst, (v[i].cast<double>() - mean).cwiseAbs().maxCoeff());
+  }
+  CHECK(worst <= 1e-7);
+  // One file averages to itself, bit for bit.
+  CHECK(bit_equal(values_of(io::average_models<DynamicModel>({pb}).model), vb));
+
+  SUBCASE("refused: no files, another configuration, other vocabularies") {
+    CHECK_THROWS_NAMING(io::average_models<DynamicModel>({}), "no files");
+    ModelConfig other = c;
+    other.reverse_source = !c.reverse_source;
+    const std::string po = dir.file("other.safetensors");
+    io::save_model(po, random_model<DynamicModel>(other, 4), source_vocab(), target_vocab());
+    CHECK_THROWS_NAMING(io::average_models<DynamicModel>({pa, po}), "another configuration");
+    Vocab renamed = Vocab::from_tokens({"<pad>", "<unk>", "<s>", "<EOS>", "ich", "sehe", "die", "katze"});
+    const std::string pv = dir.file("vocab.safetensors");
+    io::save_model(pv, b, renamed, target_vocab());
+    CHECK_THROWS_NAMING(io::average_models<DynamicModel>({pa, pv}), "other vocabularies");
+  }
+}

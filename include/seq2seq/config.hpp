@@ -1,4 +1,4 @@
-// seq2seq: version macros and compile-time size arithmetic that carries Eigen::Dynamic.
+// seq2seq: version macros, the index and matrix types, and the size checks every layer uses.
 #ifndef SEQ2SEQ_CONFIG_HPP
 #define SEQ2SEQ_CONFIG_HPP
 
@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+#include "detail/require.hpp"
 
 #define SEQ2SEQ_VERSION_MAJOR 0
 #define SEQ2SEQ_VERSION_MINOR 1
@@ -15,6 +17,7 @@
 namespace seq2seq {
 
 using Index = Eigen::Index;
+/// A size chosen at run time (Eigen::Dynamic): any size template argument of seq2seq may be it.
 constexpr int Dynamic = Eigen::Dynamic;
 
 /// Dense column-major matrix; every activation and parameter uses it (columns are batch entries).
@@ -35,39 +38,19 @@ class NonFiniteInputError : public std::invalid_argument {
 
 namespace detail {
 
-/// a * b at compile time, Dynamic if either is Dynamic.
-constexpr int size_mul(int a, int b) { return (a == Eigen::Dynamic || b == Eigen::Dynamic) ? Eigen::Dynamic : a * b; }
-
-/// a + b at compile time, Dynamic if either is Dynamic.
-constexpr int size_add(int a, int b) { return (a == Eigen::Dynamic || b == Eigen::Dynamic) ? Eigen::Dynamic : a + b; }
-
 /// The run-time size of a template size argument: the fixed value, or `runtime` when Dynamic.
 /// Throws when a fixed size and a different run-time request disagree.
 inline Index resolve_size(int compile_time, Index runtime, const char* what) {
-  if (compile_time == Eigen::Dynamic) {
+  if (compile_time == Dynamic) {
     if (runtime <= 0)
       throw std::invalid_argument(std::string("seq2seq: ") + what + " must be positive, got " +
                                   std::to_string(runtime));
     return runtime;
   }
-  if (runtime != compile_time && runtime != Eigen::Dynamic)
+  if (runtime != compile_time && runtime != Dynamic)
     throw std::invalid_argument(std::string("seq2seq: ") + what + " is fixed at " + std::to_string(compile_time) +
                                 " by the template argument, but " + std::to_string(runtime) + " was requested");
   return compile_time;
-}
-
-/// Throws std::invalid_argument with the seq2seq prefix when `ok` is false. Stays on in Release.
-inline void require(bool ok, const char* message) {
-  if (!ok) throw std::invalid_argument(std::string("seq2seq: ") + message);
-}
-inline void require(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument("seq2seq: " + message);
-}
-/// The same with a message built only on failure (`make_message()` returns a std::string), so
-/// checks on hot paths allocate nothing when they pass.
-template <typename MakeMessage, typename = decltype(std::string(std::declval<MakeMessage&>()()))>
-inline void require(bool ok, MakeMessage&& make_message) {
-  if (!ok) throw std::invalid_argument("seq2seq: " + make_message());
 }
 
 /// Grow-only resize: keeps the allocation when the matrix already has the requested shape, so a

@@ -13,7 +13,7 @@ namespace seq2seq {
 
 /// Word embeddings: x = E[:, id]. E is Dim x V (one column per word, so a lookup copies one
 /// contiguous column; PyTorch's nn.Embedding.weight is its transpose). Dim is compile-time or
-/// Eigen::Dynamic; V is always chosen at run time. Parameter name: "E".
+/// Dynamic; V is always chosen at run time. Parameter name: "E".
 template <typename Scalar_, int Dim_>
 class Embedding {
  public:
@@ -33,11 +33,11 @@ class Embedding {
 
   template <typename F>
   void visit_parameters(F&& f, const ParamName& prefix = ParamName()) {
-    f(prefix.child("E"), E_);
+    visit_impl(*this, f, prefix);
   }
   template <typename F>
   void visit_parameters(F&& f, const ParamName& prefix = ParamName()) const {
-    f(prefix.child("E"), E_);
+    visit_impl(*this, f, prefix);
   }
 
   /// X (Dim x n) = the columns of E for ids[0..n). Ids out of range throw.
@@ -57,6 +57,11 @@ class Embedding {
   }
 
  private:
+  template <typename Self, typename F>
+  static void visit_impl(Self& self, F& f, const ParamName& prefix) {
+    f(prefix.child("E"), self.E_);
+  }
+
   template <typename Id>
   Index checked(Id id) const {
     const auto v = static_cast<std::int64_t>(id);

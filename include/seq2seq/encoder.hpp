@@ -56,13 +56,11 @@ class Encoder {
 
   template <typename F>
   void visit_parameters(F&& f, const ParamName& prefix = ParamName()) {
-    embedding_.visit_parameters(f, prefix.child("embedding"));
-    stack_.visit_parameters(f, prefix);
+    visit_impl(*this, f, prefix);
   }
   template <typename F>
   void visit_parameters(F&& f, const ParamName& prefix = ParamName()) const {
-    embedding_.visit_parameters(f, prefix.child("embedding"));
-    stack_.visit_parameters(f, prefix);
+    visit_impl(*this, f, prefix);
   }
 
   /// Lays out the batch (reversed words, <EOS>, padding), runs the stack and writes v.
@@ -81,6 +79,12 @@ class Encoder {
   }
 
  private:
+  template <typename Self, typename F>
+  static void visit_impl(Self& self, F& f, const ParamName& prefix) {
+    self.embedding_.visit_parameters(f, prefix.child("embedding"));
+    self.stack_.visit_parameters(f, prefix);
+  }
+
   void layout(const std::vector<Sentence>& sources, Tape& tape, Index max_length) const {
     const Index B = static_cast<Index>(sources.size());
     detail::require(B > 0, "Encoder: empty batch");

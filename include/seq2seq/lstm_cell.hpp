@@ -63,7 +63,7 @@ struct LSTMTape {
 /// Batches are columns: X is I x T*B with column t*B + b holding step t of sequence b.
 /// The input projection W X of all steps is one GEMM before the recurrence; only U h_{t-1} stays
 /// inside it. Backward forms dW, dU and db as whole-sequence GEMMs.
-/// Sizes: Hidden and Input are compile-time or Eigen::Dynamic; storage is always on the heap
+/// Sizes: Hidden and Input are compile-time or Dynamic; storage is always on the heap
 /// (Eigen refuses fixed objects over 128 KiB), the compile-time values serve checks.
 /// Initialisation: init_uniform (the paper: U(-0.08, 0.08)), then optionally set_forget_bias.
 template <typename Scalar_, int Hidden_, int Input_ = Hidden_, bool Peephole_ = false>
@@ -73,15 +73,14 @@ class LSTMCell {
   static constexpr int Hidden = Hidden_;
   static constexpr int Input = Input_;
   static constexpr bool Peephole = Peephole_;
-  static constexpr int GateRows = detail::size_mul(4, Hidden_);
   using Mat = Matrix<Scalar>;
   using Tape = LSTMTape<Scalar>;
   using MaskType = Mask<Scalar>;
   using ConstRef = Eigen::Ref<const Mat>;
 
   static_assert(std::is_floating_point<Scalar>::value, "LSTMCell: Scalar must be float or double");
-  static_assert(Hidden_ == Eigen::Dynamic || Hidden_ > 0, "LSTMCell: Hidden must be positive or Eigen::Dynamic");
-  static_assert(Input_ == Eigen::Dynamic || Input_ > 0, "LSTMCell: Input must be positive or Eigen::Dynamic");
+  static_assert(Hidden_ == Dynamic || Hidden_ > 0, "LSTMCell: Hidden must be positive or Dynamic");
+  static_assert(Input_ == Dynamic || Input_ > 0, "LSTMCell: Input must be positive or Dynamic");
 
   /// Sizes default to the template arguments; a Dynamic argument needs its run-time size.
   explicit LSTMCell(Index hidden = Hidden_, Index input = Input_)
@@ -304,13 +303,19 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::backward(const ConstRef& X, Tape
   const detail::RecurrentProduct<Scalar> recurrence(detail::Op::T, U_.value, B);  // U^T packed once
   for (Index t = T - 1; t >= 0; --t) {
     if (dH.size() != 0) tape.dh += dH.middleCols(t * B, B);
-    auto G = tape.gates.middleCols(t * B, B);  // post-activations in, dGates out
+    // The gate rows of step t hold the post-activations i, f, g, o on entry and dGates on exit:
+    // each dG* view is written only after the last read of the activation it replaces.
+    auto G = tape.gates.middleCols(t * B, B);
     const auto c_prev = tape.c.middleCols(t * B, B).array();
     const auto c_next = tape.c.middleCols((t + 1) * B, B).array();
-    auto i = G.middleRows(kGateI * H, H).array();
-    auto f = G.middleRows(kGateF * H, H).array();
-    auto g = G.middleRows(kGateG * H, H).array();
-    auto o = G.middleRows(kGateO * H, H).array();
+    const auto i = G.middleRows(kGateI * H, H).array();
+    const auto f = G.middleRows(kGateF * H, H).array();
+    const auto g = G.middleRows(kGateG * H, H).array();
+    const auto o = G.middleRows(kGateO * H, H).array();
+    auto dGi = G.middleRows(kGateI * H, H).array();
+    auto dGf = G.middleRows(kGateF * H, H).array();
+    auto dGg = G.middleRows(kGateG * H, H).array();
+    auto dGo = G.middleRows(kGateO * H, H).array();
     auto tmp = tape.scratch.array();
 
     if (masked) {
@@ -318,16 +323,16 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::backward(const ConstRef& X, Tape
       tape.dc_keep = tape.dc;
     }
     tmp = c_next.tanh();
-    dc += dh * o * (Scalar(1) - tmp.square());                            // (6) through tanh(c_t)
-    o = dh * tmp * o * (Scalar(1) - o);                                   // (6), (5): dGates_o
-    if constexpr (Peephole) dc += o.colwise() * P_.value.col(2).array();  // (5) peephole p_o * c_t
-    tmp = dc * g * i * (Scalar(1) - i);                                   // (4), (1): dGates_i
-    g = dc * i * (Scalar(1) - g.square());                                // (4), (3): dGates_g
-    i = tmp;
-    dc = dc * f;                        // (4): dL/dc_{t-1}
-    f = dc * c_prev * (Scalar(1) - f);  // (4), (2): dGates_f
+    dc += dh * o * (Scalar(1) - tmp.square());                              // (6) through tanh(c_t)
+    dGo = dh * tmp * o * (Scalar(1) - o);                                   // (6), (5)
+    if constexpr (Peephole) dc += dGo.colwise() * P_.value.col(2).array();  // (5) peephole p_o * c_t
+    tmp = dc * g * i * (Scalar(1) - i);                                     // (4), (1): dGates_i, kept aside
+    dGg = dc * i * (Scalar(1) - g.square());                                // (4), (3)
+    dGi = tmp;
+    dc = dc * f;                          // (4): dL/dc_{t-1}
+    dGf = dc * c_prev * (Scalar(1) - f);  // (4), (2)
     if constexpr (Peephole) {
-      dc += i.colwise() * P_.value.col(0).array() + f.colwise() * P_.value.col(1).array();  // (1), (2) peepholes
+      dc += dGi.colwise() * P_.value.col(0).array() + dGf.colwise() * P_.value.col(1).array();  // (1), (2) peepholes
     }
     if (masked) {
       for (Index j = 0; j < B; ++j) {
@@ -338,9 +343,9 @@ void LSTMCell<Scalar, Hidden, Input, Peephole>::backward(const ConstRef& X, Tape
       }
     }
     if constexpr (Peephole) {
-      P_.grad.col(0) += (i * c_prev).matrix().rowwise().sum();
-      P_.grad.col(1) += (f * c_prev).matrix().rowwise().sum();
-      P_.grad.col(2) += (o * c_next).matrix().rowwise().sum();
+      P_.grad.col(0) += (dGi * c_prev).matrix().rowwise().sum();
+      P_.grad.col(1) += (dGf * c_prev).matrix().rowwise().sum();
+      P_.grad.col(2) += (dGo * c_next).matrix().rowwise().sum();
     }
     tape.dh.setZero();
     recurrence.add(G, tape.dh);  // (1)-(3), (5): dL/dh_{t-1}

@@ -6,11 +6,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <random>
 #include <string>
 #include <string_view>
 
 #include "config.hpp"
+#include "rng.hpp"
 
 namespace seq2seq {
 
@@ -74,34 +74,6 @@ class ParamName {
   }
   std::array<char, capacity + 1> buf_{};
   std::size_t len_ = 0;
-};
-
-/// Deterministic uniform numbers from a 64-bit Mersenne twister: the same bits on every standard
-/// library (std::uniform_real_distribution is implementation-defined).
-class Rng {
- public:
-  using Engine = std::mt19937_64;
-  explicit Rng(std::uint64_t seed = 5489u) : engine_(seed) {}
-
-  /// Uniform in [lo, hi).
-  double uniform(double lo, double hi) {
-    const double u = static_cast<double>(engine_() >> 11) * (1.0 / 9007199254740992.0);  // 53 bits
-    return lo + (hi - lo) * u;
-  }
-  /// Uniform integer in [0, n).
-  std::uint64_t below(std::uint64_t n) {
-    detail::require(n > 0, "Rng::below needs n > 0");
-    const std::uint64_t limit = Engine::max() - Engine::max() % n;
-    std::uint64_t x;
-    do x = engine_();
-    while (x >= limit);
-    return x % n;
-  }
-  Engine& engine() { return engine_; }
-  const Engine& engine() const { return engine_; }
-
- private:
-  Engine engine_;
 };
 
 /// Sets every gradient to zero.

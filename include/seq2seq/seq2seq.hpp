@@ -7,7 +7,9 @@
 #define SEQ2SEQ_SEQ2SEQ_HPP
 
 #include "config.hpp"
+#include "rng.hpp"
 #include "param.hpp"
+#include "param_layout.hpp"
 #include "lstm_cell.hpp"
 #include "stacked_lstm.hpp"
 #include "embedding.hpp"
@@ -15,7 +17,10 @@
 #include "encoder.hpp"
 #include "decoder.hpp"
 #include "beam_search.hpp"
+#include "model_config.hpp"
+#include "decoding.hpp"
 #include "model.hpp"
+#include "ensemble.hpp"
 #include "data/data.hpp"
 #include "eval/eval.hpp"
 #include "optim/optim.hpp"

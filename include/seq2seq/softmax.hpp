@@ -61,13 +61,11 @@ class SoftmaxNLL {
 
   template <typename F>
   void visit_parameters(F&& f, const ParamName& prefix = ParamName()) {
-    f(prefix.child("W"), W_);
-    f(prefix.child("b"), b_);
+    visit_impl(*this, f, prefix);
   }
   template <typename F>
   void visit_parameters(F&& f, const ParamName& prefix = ParamName()) const {
-    f(prefix.child("W"), W_);
-    f(prefix.child("b"), b_);
+    visit_impl(*this, f, prefix);
   }
 
   /// Loss over Hs (Hidden x n) with targets (n ids) and optional mask (n entries of 0/1; empty =
@@ -107,6 +105,12 @@ class SoftmaxNLL {
   }
 
  private:
+  template <typename Self, typename F>
+  static void visit_impl(Self& self, F& f, const ParamName& prefix) {
+    f(prefix.child("W"), self.W_);
+    f(prefix.child("b"), self.b_);
+  }
+
   template <typename Id>
   NLLResult run(const Eigen::Ref<const Mat>& Hs, const std::vector<Id>& targets,
                 const Eigen::Matrix<Scalar, 1, Eigen::Dynamic>& mask, Scalar scale, Mat* dH,

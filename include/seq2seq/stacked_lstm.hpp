@@ -50,7 +50,7 @@ struct StackedTape {
 };
 
 /// `Layers` LSTM layers: layer 0 is `Cell` (input size Cell::Input), the others read the layer
-/// below (input size Hidden). Layers is a compile-time depth (the paper: 4) or Eigen::Dynamic for
+/// below (input size Hidden). Layers is a compile-time depth (the paper: 4) or Dynamic for
 /// a depth chosen at run time. Parameter names: layer0.W, layer0.U, layer0.b, layer1.W, ...
 template <typename Cell, int Layers_>
 class StackedLSTM {
@@ -68,7 +68,7 @@ class StackedLSTM {
   using MaskType = Mask<Scalar>;
   using ConstRef = Eigen::Ref<const Mat>;
 
-  static_assert(Layers_ == Eigen::Dynamic || Layers_ >= 1, "StackedLSTM: Layers must be at least 1 or Eigen::Dynamic");
+  static_assert(Layers_ == Dynamic || Layers_ >= 1, "StackedLSTM: Layers must be at least 1 or Dynamic");
 
   explicit StackedLSTM(Index layers = Layers_, Index hidden = Hidden, Index input = Input) : first_(hidden, input) {
     const Index L = detail::resolve_size(Layers_, layers, "StackedLSTM depth");

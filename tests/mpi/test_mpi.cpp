@@ -115,9 +115,9 @@ std::uint64_t state_checksum(const Model& m, const Optimizer<Policy, Scalar>& op
   std::uint64_t h = mpi::parameter_checksum(m);
   if (opt.initialized())
     opt.visit_state([&](std::size_t, std::string_view, const Matrix<Scalar>& s) {
-      h = mpi::detail::fnv1a(s.data(), sizeof(Scalar) * static_cast<std::size_t>(s.size()), h);
+      h = seq2seq::detail::fnv1a64(s.data(), sizeof(Scalar) * static_cast<std::size_t>(s.size()), h);
     });
-  return mpi::detail::fnv1a_value(opt.step_count(), h);
+  return seq2seq::detail::fnv1a64_value(opt.step_count(), h);
 }
 
 /// Every rank's value, gathered (for checks that name the rank that differs).

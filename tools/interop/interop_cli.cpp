@@ -39,30 +39,11 @@ const char* const kUsage =
     "       interop_cli score MODEL PAIRS\n"
     "       interop_cli greedy MODEL PAIRS\n";
 
-nlohmann::json config_to_json(const seq2seq::ModelConfig& c) {
-  return {{"source_vocab", c.source_vocab}, {"target_vocab", c.target_vocab}, {"embed", c.embed},
-          {"hidden", c.hidden},             {"layers", c.layers},             {"reverse_source", c.reverse_source},
-          {"peephole", c.peephole},         {"max_length", c.max_length},     {"per_token_loss", c.per_token_loss}};
-}
-
-seq2seq::ModelConfig config_from_json(const std::string& text) {
-  const nlohmann::json j = nlohmann::json::parse(text);
-  seq2seq::ModelConfig c;
-  c.source_vocab = j.at("source_vocab").get<Index>();
-  c.target_vocab = j.at("target_vocab").get<Index>();
-  c.embed = j.at("embed").get<Index>();
-  c.hidden = j.at("hidden").get<Index>();
-  c.layers = j.at("layers").get<Index>();
-  c.reverse_source = j.value("reverse_source", true);
-  c.max_length = j.value("max_length", Index(0));
-  return c;
-}
-
 Model load(const std::string& path) {
   const auto meta = seq2seq::io::read_metadata(path);
   const auto it = meta.find("config");
   if (it == meta.end()) throw std::runtime_error(path + ": no \"config\" in the metadata");
-  Model model(config_from_json(it->second));
+  Model model(seq2seq::config_from_json(it->second));
   seq2seq::io::load_parameters(path, model);
   return model;
 }
@@ -117,7 +98,7 @@ int init(int argc, char** argv) {
   seq2seq::Rng rng(seed);
   seq2seq::init_uniform(model, rng, range);
   seq2seq::io::save_parameters(argv[2], model,
-                               {{"config", config_to_json(c).dump()}, {"producer", "interop_cli init"}});
+                               {{"config", seq2seq::config_to_json(c)}, {"producer", "interop_cli init"}});
   return 0;
 }
 

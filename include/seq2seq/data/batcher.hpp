@@ -2,7 +2,7 @@
 #ifndef SEQ2SEQ_DATA_BATCHER_HPP
 #define SEQ2SEQ_DATA_BATCHER_HPP
 
-#include "../param.hpp"
+#include "../rng.hpp"
 #include "shuffle.hpp"
 #include "types.hpp"
 

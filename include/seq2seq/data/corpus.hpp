@@ -3,7 +3,7 @@
 #ifndef SEQ2SEQ_DATA_CORPUS_HPP
 #define SEQ2SEQ_DATA_CORPUS_HPP
 
-#include "../param.hpp"
+#include "../rng.hpp"
 #include "shuffle.hpp"
 #include "tokenizer.hpp"
 #include "utf8.hpp"

@@ -2,7 +2,7 @@
 #ifndef SEQ2SEQ_DATA_SHUFFLE_HPP
 #define SEQ2SEQ_DATA_SHUFFLE_HPP
 
-#include "../param.hpp"
+#include "../rng.hpp"
 
 #include <cstddef>
 #include <cstdint>

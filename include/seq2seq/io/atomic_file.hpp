@@ -23,7 +23,9 @@
 namespace seq2seq {
 namespace io {
 
+}  // namespace io
 namespace detail {
+using namespace seq2seq::io;  // io's internals live in the library's one detail namespace
 
 [[noreturn]] inline void throw_io_error(const std::string& what, const std::string& path, int err) {
   throw std::runtime_error("seq2seq: " + what + " '" + path + "': " + std::strerror(err));
@@ -44,6 +46,7 @@ inline int open_retrying(const char* path, int flags, mode_t mode = 0) {
 }
 
 }  // namespace detail
+namespace io {
 
 /// Writes a file so that a crash (or SIGKILL) at any moment leaves either the old file or the
 /// complete new one at `path`, never a mix:

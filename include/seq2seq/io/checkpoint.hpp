@@ -5,6 +5,8 @@
 
 #include "../config.hpp"
 #include "../param.hpp"
+#include "../param_layout.hpp"
+#include "../rng.hpp"
 #include "../optim/optimizer.hpp"
 #include "safetensors.hpp"
 
@@ -58,30 +60,13 @@ struct TrainingState {
   std::map<std::string, std::string> extra;  // caller's strings (keys must not start with "seq2seq.")
 };
 
-/// Textual state of the engine (operator<<, C locale), restorable with set_rng_state.
-inline std::string rng_state(const std::mt19937_64& engine) {
-  std::ostringstream os;
-  os.imbue(std::locale::classic());
-  os << engine;
-  return os.str();
-}
-inline std::string rng_state(const Rng& rng) { return rng_state(rng.engine()); }
+// rng_state / set_rng_state live in rng.hpp; io:: spellings kept for existing callers.
+using seq2seq::rng_state;
+using seq2seq::set_rng_state;
 
-/// Restores a state written by rng_state; throws (leaving the engine unchanged) when `state` is
-/// not one.
-inline void set_rng_state(std::mt19937_64& engine, const std::string& state) {
-  std::istringstream is(state);
-  is.imbue(std::locale::classic());
-  std::mt19937_64 parsed;
-  is >> parsed;
-  detail::require(!is.fail(), "RNG state is not a std::mt19937_64 state");
-  is >> std::ws;
-  detail::require(is.eof(), "RNG state has trailing characters");
-  engine = parsed;
-}
-inline void set_rng_state(Rng& rng, const std::string& state) { set_rng_state(rng.engine(), state); }
-
+}  // namespace io
 namespace detail {
+using namespace seq2seq::io;  // io's internals live in the library's one detail namespace
 
 constexpr const char* key_content = "seq2seq.content";
 constexpr std::string_view reserved_prefix = "seq2seq.";
@@ -90,7 +75,7 @@ inline bool is_reserved_key(std::string_view key) { return key.substr(0, reserve
 
 inline void check_user_metadata(const std::map<std::string, std::string>& metadata, const char* who) {
   for (const auto& kv : metadata)
-    seq2seq::detail::require(!is_reserved_key(kv.first), std::string(who) + ": metadata key '" + kv.first +
+    detail::require(!is_reserved_key(kv.first), std::string(who) + ": metadata key '" + kv.first +
                                                               "' starts with the reserved prefix \"seq2seq.\"");
 }
 
@@ -130,7 +115,8 @@ inline std::string format_number(T v) {
   return std::string(buf, r.ptr);
 }
 
-/// One parameter of a model, as the checkpoint code needs it.
+/// One parameter of a model, as the checkpoint code needs it: its entry of the model's
+/// ParameterLayout and the safetensors dtype of its scalar.
 struct ParamRecord {
   std::string name;
   Index rows, cols;
@@ -139,15 +125,16 @@ struct ParamRecord {
 
 template <typename Model>
 std::vector<ParamRecord> parameter_records(const Model& model, const char* who) {
-  std::vector<ParamRecord> out;
-  std::set<std::string> seen;
-  model.visit_parameters([&](const ParamName& name, const auto& p) {
+  std::vector<DType> dtypes;
+  model.visit_parameters([&](const ParamName&, const auto& p) {
     using S = typename std::decay_t<decltype(p.value)>::Scalar;
     static_assert(has_dtype<S>::value, "seq2seq::io: no safetensors dtype for the model's Scalar");
-    ParamRecord r{name.str(), p.value.rows(), p.value.cols(), dtype_of<S>::value};
-    seq2seq::detail::require(seen.insert(r.name).second, std::string(who) + ": the model has two parameters named '" + r.name + "'");
-    out.push_back(std::move(r));
+    dtypes.push_back(dtype_of<S>::value);
   });
+  const ParameterLayout layout = parameter_layout(model, who);
+  std::vector<ParamRecord> out;
+  out.reserve(layout.size());
+  for (std::size_t k = 0; k < layout.size(); ++k) out.push_back({layout[k].name, layout[k].rows, layout[k].cols, dtypes[k]});
   return out;
 }
 
@@ -187,6 +174,7 @@ inline std::string optim_tensor_name(const std::string& param, std::string_view 
 }
 
 }  // namespace detail
+namespace io {
 
 /// Saves every parameter of `model` (const visitor order, names from visit_parameters) and the
 /// caller's metadata to `path`, atomically.
@@ -201,7 +189,9 @@ void save_parameters(const std::string& path, const Model& model,
   w.write(path);
 }
 
+}  // namespace io
 namespace detail {
+using namespace seq2seq::io;  // io's internals live in the library's one detail namespace
 
 /// What load_parameters does once the file is open and its data read: checks that `f` holds
 /// exactly the model's tensors and that every value is finite, then copies them into `model`. A
@@ -222,6 +212,7 @@ void read_parameters(const SafetensorsFile& f, Model& model) {
 }
 
 }  // namespace detail
+namespace io {
 
 /// Loads the parameters saved by save_parameters into `model`, which must have exactly the
 /// file's tensors (names, shapes, dtypes) and only finite values; otherwise throws naming the first

@@ -4,19 +4,18 @@
 #define SEQ2SEQ_IO_MODEL_FILE_HPP
 
 #include "../data/vocab.hpp"
-#include "../model.hpp"
+#include "../model_config.hpp"
 #include "checkpoint.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <iomanip>
 #include <limits>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 // The file is a parameter checkpoint (save_parameters) whose metadata carries three more strings,
 // the convention that examples/toy_translation and tools/interop/seq2seq_torch.py share:
@@ -33,95 +32,15 @@
 namespace seq2seq {
 namespace io {
 
+// The configuration's JSON form lives with ModelConfig (model_config.hpp); io:: spellings kept.
+using seq2seq::config_from_json;
+using seq2seq::config_to_json;
+using seq2seq::expected_parameter_count;
+
 /// Metadata keys of save_model's file.
 inline constexpr const char* kConfigKey = "config";
 inline constexpr const char* kSourceVocabKey = "source_vocab";
 inline constexpr const char* kTargetVocabKey = "target_vocab";
-
-namespace detail {
-[[noreturn]] inline void bad_config(const std::string& what) {
-  throw std::invalid_argument("seq2seq: model configuration JSON: " + what);
-}
-/// A count held in a double: digits while it fits in 64 bits (exact up to 2^53), "1.6e+19" beyond
-/// (a hostile configuration's product of sizes must not overflow a conversion).
-inline std::string count_string(double n) {
-  if (n < 9.0e18) return std::to_string(static_cast<long long>(n));
-  std::ostringstream out;
-  out << std::setprecision(3) << n;
-  return out.str();
-}
-}  // namespace detail
-
-/// `config` as the JSON text of the "config" metadata key (sorted keys, no spaces).
-inline std::string config_to_json(const ModelConfig& config) {
-  const nlohmann::json j{{"source_vocab", config.source_vocab},
-                         {"target_vocab", config.target_vocab},
-                         {"embed", config.embed},
-                         {"hidden", config.hidden},
-                         {"layers", config.layers},
-                         {"reverse_source", config.reverse_source},
-                         {"peephole", config.peephole},
-                         {"max_length", config.max_length},
-                         {"per_token_loss", config.per_token_loss}};
-  return j.dump();
-}
-
-/// Parses config_to_json's text. The five sizes are required and must be positive (max_length
-/// non-negative); the flags take ModelConfig's defaults when absent; other keys are ignored (a
-/// newer writer's additions). Throws std::invalid_argument ("seq2seq: model configuration JSON:
-/// ...") naming the problem.
-inline ModelConfig config_from_json(const std::string& text) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    detail::bad_config(std::string("not JSON (") + e.what() + ")");
-  }
-  if (!j.is_object()) detail::bad_config("not a JSON object");
-  // Sizes: integers in [min, 2^31) (a larger size could not be allocated anyway, and keeps
-  // products of two sizes far from overflow in Index).
-  const auto size = [&](const char* key, Index min) -> Index {
-    const auto it = j.find(key);
-    if (it == j.end()) detail::bad_config(std::string("no \"") + key + "\"");
-    if (!it->is_number_integer()) detail::bad_config(std::string("\"") + key + "\" is not an integer");
-    constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-    const bool huge = it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(kMax);
-    const std::int64_t v = huge ? kMax : it->get<std::int64_t>();
-    if (v < min || v > std::numeric_limits<std::int32_t>::max())
-      detail::bad_config(std::string("\"") + key + "\" = " + it->dump() + " is out of range [" + std::to_string(min) +
-                         ", 2^31)");
-    return static_cast<Index>(v);
-  };
-  const auto flag = [&](const char* key, bool fallback) -> bool {
-    const auto it = j.find(key);
-    if (it == j.end()) return fallback;
-    if (!it->is_boolean()) detail::bad_config(std::string("\"") + key + "\" is not true or false");
-    return it->get<bool>();
-  };
-  ModelConfig c;
-  c.source_vocab = size("source_vocab", 1);
-  c.target_vocab = size("target_vocab", 1);
-  c.embed = size("embed", 1);
-  c.hidden = size("hidden", 1);
-  c.layers = size("layers", 1);
-  c.max_length = j.contains("max_length") ? size("max_length", 0) : 0;
-  c.reverse_source = flag("reverse_source", c.reverse_source);
-  c.peephole = flag("peephole", c.peephole);
-  c.per_token_loss = flag("per_token_loss", c.per_token_loss);
-  return c;
-}
-
-/// The number of scalars a Seq2Seq model of `config` holds (embeddings, both stacks with their
-/// peepholes, the softmax), computed without building it, in double so a hostile configuration
-/// cannot overflow it.
-inline double expected_parameter_count(const ModelConfig& c) {
-  const double E = static_cast<double>(c.embed), H = static_cast<double>(c.hidden);
-  const double L = static_cast<double>(c.layers);
-  const double peephole = c.peephole ? 3 * H : 0;
-  const double stack = (4 * H * (E + H) + 4 * H + peephole) + (L - 1) * (4 * H * (2 * H) + 4 * H + peephole);
-  return static_cast<double>(c.source_vocab) * E + stack + static_cast<double>(c.target_vocab) * E + stack +
-         static_cast<double>(c.target_vocab) * (H + 1);
-}
 
 /// Saves `model` with its configuration (model.config()) and both vocabularies, plus the caller's
 /// `metadata`, atomically. Throws std::invalid_argument when a vocabulary's size differs from the
@@ -131,17 +50,17 @@ template <typename Model>
 void save_model(const std::string& path, const Model& model, const Vocab& source_vocab, const Vocab& target_vocab,
                 const std::map<std::string, std::string>& metadata = {}) {
   const ModelConfig& config = model.config();
-  seq2seq::detail::require(static_cast<Index>(source_vocab.size()) == config.source_vocab, [&] {
+  detail::require(static_cast<Index>(source_vocab.size()) == config.source_vocab, [&] {
     return "save_model: the source vocabulary has " + std::to_string(source_vocab.size()) +
            " tokens but the model's configuration says " + std::to_string(config.source_vocab);
   });
-  seq2seq::detail::require(static_cast<Index>(target_vocab.size()) == config.target_vocab, [&] {
+  detail::require(static_cast<Index>(target_vocab.size()) == config.target_vocab, [&] {
     return "save_model: the target vocabulary has " + std::to_string(target_vocab.size()) +
            " tokens but the model's configuration says " + std::to_string(config.target_vocab);
   });
   std::map<std::string, std::string> all = metadata;
   for (const char* key : {kConfigKey, kSourceVocabKey, kTargetVocabKey})
-    seq2seq::detail::require(all.count(key) == 0, [&] {
+    detail::require(all.count(key) == 0, [&] {
       return std::string("save_model: metadata key '") + key + "' is written by save_model itself";
     });
   all[kConfigKey] = config_to_json(config);
@@ -226,6 +145,40 @@ template <typename Model>
 LoadedModel<Model> load_model(const std::string& path) {
   LoadedModel<Model> out(read_model_info(path));
   load_parameters(path, out.model);
+  return out;
+}
+
+/// Checkpoint averaging: the parameter mean of several files written by save_model (e.g. the last
+/// epochs of one run), which usually translates better than any one of them. Every file must hold
+/// the first one's configuration and vocabularies; the result is the first file's LoadedModel
+/// (its metadata included) with every parameter replaced by the element-wise mean over the files,
+/// accumulated in double. Throws std::invalid_argument naming the file that differs or fails to
+/// load; nothing is returned half-averaged.
+template <typename Model>
+LoadedModel<Model> average_models(const std::vector<std::string>& paths) {
+  seq2seq::detail::require(!paths.empty(), "average_models: no files to average");
+  LoadedModel<Model> out = load_model<Model>(paths.front());
+  std::vector<Matrix<double>> sum;
+  out.model.visit_parameters([&](const ParamName&, const auto& p) { sum.push_back(p.value.template cast<double>()); });
+  const std::string config = config_to_json(out.config);
+  for (std::size_t k = 1; k < paths.size(); ++k) {
+    const LoadedModel<Model> other = load_model<Model>(paths[k]);
+    seq2seq::detail::require(config_to_json(other.config) == config, [&] {
+      return "average_models: '" + paths[k] + "' has another configuration (" + config_to_json(other.config) + ") than '" +
+             paths.front() + "' (" + config + ")";
+    });
+    seq2seq::detail::require(other.source_vocab == out.source_vocab && other.target_vocab == out.target_vocab, [&] {
+      return "average_models: '" + paths[k] + "' has other vocabularies than '" + paths.front() + "'";
+    });
+    std::size_t i = 0;
+    other.model.visit_parameters([&](const ParamName&, const auto& p) { sum[i++] += p.value.template cast<double>(); });
+  }
+  const double n = static_cast<double>(paths.size());
+  std::size_t i = 0;
+  out.model.visit_parameters([&](const ParamName&, auto& p) {
+    using S = typename std::decay_t<decltype(p.value)>::Scalar;
+    p.value = (sum[i++] / n).template cast<S>();
+  });
   return out;
 }
 

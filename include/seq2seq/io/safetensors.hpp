@@ -3,6 +3,7 @@
 #define SEQ2SEQ_IO_SAFETENSORS_HPP
 
 #include "../config.hpp"
+#include "../detail/fnv1a.hpp"
 #include "atomic_file.hpp"
 
 #include <nlohmann/json.hpp>
@@ -114,14 +115,17 @@ struct dtype_of<std::int32_t> : std::integral_constant<DType, DType::I32> {};
 template <>
 struct dtype_of<std::int64_t> : std::integral_constant<DType, DType::I64> {};
 
+}  // namespace io
 namespace detail {
-using seq2seq::detail::require;
+using namespace seq2seq::io;  // io's internals live in the library's one detail namespace
+using detail::require;
 
 template <typename T, typename = void>
 struct has_dtype : std::false_type {};
 template <typename T>
 struct has_dtype<T, std::void_t<decltype(dtype_of<T>::value)>> : std::true_type {};
 }  // namespace detail
+namespace io {
 
 /// One tensor as described by the header. Offsets are relative to the data section.
 struct TensorInfo {
@@ -162,15 +166,9 @@ constexpr const char* key_format_version = "seq2seq.format_version";
 constexpr const char* key_checksum = "seq2seq.checksum";
 constexpr const char* key_header_checksum = "seq2seq.header_checksum";
 
-constexpr std::uint64_t fnv1a64_offset_basis = 0xcbf29ce484222325ull;
-constexpr std::uint64_t fnv1a64_prime = 0x100000001b3ull;
-
-/// FNV-1a 64 of n bytes, continuing from h (pass the previous result to hash in pieces).
-inline std::uint64_t fnv1a64(const void* data, std::size_t n, std::uint64_t h = fnv1a64_offset_basis) {
-  const unsigned char* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * fnv1a64_prime;
-  return h;
-}
+// The checksums are FNV-1a 64 (detail/fnv1a.hpp); io:: spellings kept.
+using detail::fnv1a64;
+using detail::fnv1a64_offset_basis;
 
 /// 16 lowercase hex digits.
 inline std::string hex64(std::uint64_t v) {
@@ -188,7 +186,9 @@ struct ReadOptions {
   bool require_seq2seq = true;
 };
 
+}  // namespace io
 namespace detail {
+using namespace seq2seq::io;  // io's internals live in the library's one detail namespace
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 constexpr bool host_big_endian = true;
@@ -441,6 +441,7 @@ inline ParsedHeader parse_header(std::string_view header, std::uint64_t data_siz
 }
 
 }  // namespace detail
+namespace io {
 
 /// A validated safetensors file: header always, data section once loaded.
 ///

@@ -4,6 +4,7 @@
 
 #include "../config.hpp"
 #include "../param.hpp"
+#include "../param_layout.hpp"
 
 #include <cmath>
 #include <cstddef>
@@ -171,14 +172,15 @@ class Optimizer {
   bool initialized() const { return initialized_; }
   /// Parameters covered by the states (0 before initialisation).
   std::size_t num_parameters() const { return states_.size(); }
+  /// The parameters the states were made for (empty before initialisation).
+  const ParameterLayout& layout() const { return layout_; }
   /// Name of parameter k as recorded at initialisation.
-  const std::string& parameter_name(std::size_t k) const { return names_.at(k); }
+  const std::string& parameter_name(std::size_t k) const { return layout_.entries.at(k).name; }
 
   /// Drops every state and the step counter; the next step initialises again.
   void reset() {
     states_.clear();
-    shapes_.clear();
-    names_.clear();
+    layout_ = ParameterLayout();
     step_ = 0;
     initialized_ = false;
   }
@@ -226,8 +228,7 @@ class Optimizer {
   std::int64_t step_ = 0;
   bool initialized_ = false;
   std::vector<State> states_;
-  std::vector<std::pair<Index, Index>> shapes_;  // rows, cols of parameter k
-  std::vector<std::string> names_;               // visitor names, recorded once at initialisation
+  ParameterLayout layout_;  // recorded once at initialisation, compared on every step
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -235,24 +236,21 @@ class Optimizer {
 template <typename Policy, typename Scalar_>
 template <typename Model>
 void Optimizer<Policy, Scalar_>::initialize(const Model& model) {
+  ParameterLayout layout = parameter_layout(model, "Optimizer");
   std::vector<State> states;
-  std::vector<std::pair<Index, Index>> shapes;
-  std::vector<std::string> names;
   model.visit_parameters([&](const ParamName& name, const auto& p) {
     check_scalar<decltype(p)>();
-    detail::require(p.grad.rows() == p.value.rows() && p.grad.cols() == p.value.cols(),
-                    "Optimizer: parameter '" + name.str() + "' has grad " + std::to_string(p.grad.rows()) + " x " +
-                        std::to_string(p.grad.cols()) + " but value " + std::to_string(p.value.rows()) + " x " +
-                        std::to_string(p.value.cols()));
+    detail::require(p.grad.rows() == p.value.rows() && p.grad.cols() == p.value.cols(), [&] {
+      return "Optimizer: parameter '" + name.str() + "' has grad " + std::to_string(p.grad.rows()) + " x " +
+             std::to_string(p.grad.cols()) + " but value " + std::to_string(p.value.rows()) + " x " +
+             std::to_string(p.value.cols());
+    });
     states.emplace_back();
     policy_.init_state(states.back(), p);
-    shapes.emplace_back(p.value.rows(), p.value.cols());
-    names.push_back(name.str());
   });
   // Commit only when every init_state succeeded.
   states_ = std::move(states);
-  shapes_ = std::move(shapes);
-  names_ = std::move(names);
+  layout_ = std::move(layout);
   initialized_ = true;
 }
 
@@ -260,30 +258,8 @@ template <typename Policy, typename Scalar_>
 template <typename Model>
 void Optimizer<Policy, Scalar_>::check_model(const Model& model) const {
   if (!initialized_) detail::require(false, "Optimizer::check_model: the optimizer has no state yet (call initialize or step)");
-  std::size_t k = 0;
-  model.visit_parameters([&](const ParamName& name, const auto& p) {
-    check_scalar<decltype(p)>();
-    // Messages are built only on failure: the passing path allocates nothing.
-    if (k >= shapes_.size())
-      detail::require(false, "Optimizer: the model now has more parameters than the " + std::to_string(shapes_.size()) +
-                                 " the optimizer state was made for (first new one: '" + name.str() +
-                                 "'); its parameter list changed, call reset()");
-    if (name.view() != std::string_view(names_[k]))
-      detail::require(false, "Optimizer: parameter " + std::to_string(k) + " is now '" + name.str() + "', it was '" +
-                                 names_[k] + "' when the optimizer state was made; the parameter list changed");
-    if (p.value.rows() != shapes_[k].first || p.value.cols() != shapes_[k].second)
-      detail::require(false, "Optimizer: parameter '" + name.str() + "' is now " + std::to_string(p.value.rows()) +
-                                 " x " + std::to_string(p.value.cols()) + ", the optimizer state was made for " +
-                                 std::to_string(shapes_[k].first) + " x " + std::to_string(shapes_[k].second));
-    if (p.grad.rows() != p.value.rows() || p.grad.cols() != p.value.cols())
-      detail::require(false, "Optimizer: parameter '" + name.str() + "' has grad " + std::to_string(p.grad.rows()) +
-                                 " x " + std::to_string(p.grad.cols()) + " but value " + std::to_string(p.value.rows()) +
-                                 " x " + std::to_string(p.value.cols()));
-    ++k;
-  });
-  if (k != shapes_.size())
-    detail::require(false, "Optimizer: the model now has " + std::to_string(k) + " parameters, the optimizer state was made for " +
-                               std::to_string(shapes_.size()) + "; its parameter list changed, call reset()");
+  model.visit_parameters([](const ParamName&, const auto& p) { check_scalar<decltype(p)>(); });
+  require_layout(layout_, model, "Optimizer", "the optimizer state");
 }
 
 template <typename Policy, typename Scalar_>

@@ -1,0 +1,64 @@
+// toy_translation: what every file of the program shares: the one model type, the names of the
+// files a run writes, the program's errors and the Ctrl-C flag.
+#ifndef TOY_TRANSLATION_APP_HPP
+#define TOY_TRANSLATION_APP_HPP
+
+#include <seq2seq/seq2seq.hpp>
+
+#include <csignal>
+#include <stdexcept>
+#include <string>
+
+namespace toy {
+
+using seq2seq::Index;
+using seq2seq::Pair;
+using seq2seq::Sentence;
+using seq2seq::Vocab;
+
+// One model type for every size: Dynamic hidden/input sizes and a Dynamic depth.
+using Scalar = float;
+using Cell = seq2seq::LSTMCell<Scalar, seq2seq::Dynamic, seq2seq::Dynamic>;
+using Stack = seq2seq::StackedLSTM<Cell, seq2seq::Dynamic>;
+using Model = seq2seq::Seq2Seq<seq2seq::Encoder<Stack>, seq2seq::Decoder<Stack>>;
+
+inline constexpr const char* kProgram = "toy_translation";
+inline constexpr const char* kBestFile = "model.safetensors";
+inline constexpr const char* kLastFile = "last.safetensors";
+inline constexpr const char* kStateFile = "last.state.safetensors";
+inline constexpr const char* kLogFile = "train_log.csv";
+inline constexpr const char* kCurveFile = "learning_curve.svg";
+
+inline std::string version_string() { return std::string(kProgram) + " (seq2seq " SEQ2SEQ_VERSION_STRING ")"; }
+
+/// An error in how the program was called (exit status 2).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Ctrl-C or SIGTERM during a long evaluation (exit status 130).
+struct Interrupted : std::runtime_error {
+  Interrupted() : std::runtime_error("interrupted") {}
+};
+
+// Ctrl-C: the handler only sets a flag; the training loop checks it between batches, saves a
+// checkpoint and returns. A second Ctrl-C kills the program at once.
+extern volatile std::sig_atomic_t g_stop_signal;
+
+/// Installs the stop handler for SIGINT and SIGTERM while alive.
+class StopSignalScope {
+ public:
+  StopSignalScope();
+  ~StopSignalScope();
+  StopSignalScope(const StopSignalScope&) = delete;
+  StopSignalScope& operator=(const StopSignalScope&) = delete;
+};
+
+/// Throws Interrupted once a stop signal has arrived (long loops outside the training loop).
+inline void check_stop_signal() {
+  if (g_stop_signal != 0) throw Interrupted();
+}
+
+}  // namespace toy
+
+#endif  // TOY_TRANSLATION_APP_HPP

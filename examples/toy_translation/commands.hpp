@@ -1,0 +1,42 @@
+// toy_translation: the seven commands, one function each (main.cpp parses the command line and
+// calls them; each lives in <command>_command.cpp).
+#ifndef TOY_TRANSLATION_COMMANDS_HPP
+#define TOY_TRANSLATION_COMMANDS_HPP
+
+#include "settings.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace toy {
+
+/// What `train` is asked to do: the settings of the run plus how this invocation runs.
+struct TrainRequest {
+  TrainSettings settings;
+  std::string out = "toy_run";
+  bool resume = false, overwrite = false, quiet = false;
+  double time_budget = 0;   // seconds of training in this invocation; 0 = none
+  // One thread by default: the toy model's products (128 x 32 columns) are too small for
+  // Eigen's OpenMP split to pay, and on a busy machine its spinning threads slow training 10x.
+  std::size_t threads = 1;
+  std::int64_t log_every = 50;
+  std::size_t show = 5;     // test translations printed at the end
+};
+
+/// `given` says which flags were on the command line (a resumed run refuses changes to them).
+int run_train(const TrainRequest& req, const std::map<std::string, bool>& given);
+int run_eval(const std::string& model_path, const std::string& data, const std::string& test, std::size_t beam,
+             bool beam_given, std::size_t show, const std::string& output);
+int run_translate(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t beam, bool beam_given,
+                  std::size_t nbest, double alpha, bool show_scores);
+int run_score(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t batch_size);
+int run_pca(const std::string& model_path, const std::string& input, const std::string& svg, const std::string& state_kind);
+int run_corpus(const DataSpec& d, const std::string& output, const std::string& part);
+int run_average(const std::string& out, const std::vector<std::string>& inputs);
+
+}  // namespace toy
+
+#endif  // TOY_TRANSLATION_COMMANDS_HPP

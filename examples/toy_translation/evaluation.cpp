@@ -1,0 +1,120 @@
+// toy_translation: BLEU, exact match and perplexity of a model on a set of pairs (evaluation.hpp).
+#include "evaluation.hpp"
+
+#include "reporting.hpp"
+#include "text.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+namespace toy {
+
+EvalResult evaluate(const Bundle& b, const std::vector<Pair>& pairs, std::size_t beam, std::size_t batch_size,
+                    std::size_t max_sentences) {
+  const Model& model = *b.model;
+  EvalResult r;
+  // Perplexity, teacher-forced over every pair.
+  seq2seq::PairBatch all;
+  for (const Pair& p : pairs) {
+    const auto s = tokens_of(p.source), t = tokens_of(p.target);
+    if (s.empty() || t.empty() ||
+        (b.config.max_length > 0 && (static_cast<Index>(s.size()) > b.config.max_length || static_cast<Index>(t.size()) > b.config.max_length))) {
+      ++r.skipped;
+      continue;
+    }
+    all.source.push_back(b.source.encode(s));
+    all.target.push_back(b.target.encode(t));
+  }
+  if (all.size() == 0) throw std::runtime_error("no evaluation pair fits the model's length limit");
+  Model::Workspace ws;
+  double nll = 0;
+  for (const auto& idx : seq2seq::inference_batches(all.source, batch_size)) {
+    check_stop_signal();
+    seq2seq::PairBatch batch;
+    for (std::size_t i : idx) {
+      batch.source.push_back(all.source[i]);
+      batch.target.push_back(all.target[i]);
+    }
+    const seq2seq::LossStats ls = model.evaluate(batch, ws);
+    nll += ls.nll;
+    r.tokens += static_cast<std::size_t>(ls.tokens);
+  }
+  r.pairs = all.size();
+  r.perplexity = std::exp(nll / static_cast<double>(r.tokens));
+  r.nll_per_pair = nll / static_cast<double>(r.pairs);
+
+  // BLEU and exact match over distinct sources.
+  std::vector<seq2seq::ReferenceGroup> groups = seq2seq::group_references(pairs);
+  if (max_sentences > 0 && groups.size() > max_sentences) groups.resize(max_sentences);
+  std::vector<Sentence> inputs;
+  std::vector<std::size_t> group_of;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const auto s = tokens_of(groups[g].source);
+    if (s.empty() || (b.config.max_length > 0 && static_cast<Index>(s.size()) > b.config.max_length)) continue;
+    inputs.push_back(b.source.encode(s));
+    group_of.push_back(g);
+  }
+  std::vector<Sentence> outputs(inputs.size());
+  Model::DecodeWorkspace dws;
+  if (beam <= 1) {
+    for (const auto& idx : seq2seq::inference_batches(inputs, batch_size)) {
+      check_stop_signal();
+      std::vector<Sentence> chunk;
+      for (std::size_t i : idx) chunk.push_back(inputs[i]);
+      const std::vector<Sentence> out = model.translate_greedy(chunk, dws);
+      for (std::size_t k = 0; k < idx.size(); ++k) outputs[idx[k]] = out[k];
+    }
+  } else {
+    seq2seq::DecodeOptions opt;
+    opt.beam = static_cast<Index>(beam);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      check_stop_signal();
+      outputs[i] = model.translate(inputs[i], opt, dws).front().tokens;
+    }
+  }
+  seq2seq::BleuStats stats;
+  std::size_t exact = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const seq2seq::ReferenceGroup& g = groups[group_of[i]];
+    const std::vector<std::string> hyp = b.target.decode(outputs[i]);
+    std::vector<std::vector<std::string>> refs;
+    for (const std::string& t : g.targets) refs.push_back(tokens_of(t));
+    bool match = false;
+    for (const auto& ref : refs) match = match || ref == hyp;
+    exact += match ? 1 : 0;
+    stats.add(hyp, refs);
+    r.sources.push_back(g.source);
+    r.hypotheses.push_back(seq2seq::detokenize(hyp));
+    r.references.push_back(g.targets);
+  }
+  r.sentences = inputs.size();
+  if (r.sentences == 0) throw std::runtime_error("no evaluation sentence fits the model's length limit");
+  r.bleu = stats.result();
+  r.exact = static_cast<double>(exact) / static_cast<double>(r.sentences);
+  return r;
+}
+
+std::string describe_eval(const EvalResult& r) {
+  std::ostringstream os;
+  os << "BLEU " << fixed(r.bleu.bleu, 2) << " (" << fixed(r.bleu.precisions[0], 1) << "/" << fixed(r.bleu.precisions[1], 1)
+     << "/" << fixed(r.bleu.precisions[2], 1) << "/" << fixed(r.bleu.precisions[3], 1) << ", BP "
+     << fixed(r.bleu.brevity_penalty, 3) << "), exact match " << fixed(100.0 * r.exact, 1) << "% of " << r.sentences
+     << " sentences, perplexity " << fixed(r.perplexity, 3) << " over " << r.tokens << " target tokens";
+  if (r.skipped) os << " (" << r.skipped << " pairs over the length limit skipped)";
+  return os.str();
+}
+
+void print_samples(std::ostream& out, const EvalResult& r, std::size_t n) {
+  for (std::size_t i = 0; i < std::min(n, r.sources.size()); ++i) {
+    const bool ok = std::find(r.references[i].begin(), r.references[i].end(), r.hypotheses[i]) != r.references[i].end();
+    out << "  source:    " << r.sources[i] << "\n"
+        << "  reference: " << r.references[i].front()
+        << (r.references[i].size() > 1 ? "  (+" + std::to_string(r.references[i].size() - 1) + " more)" : "") << "\n"
+        << "  output:    " << r.hypotheses[i] << (ok ? "   [exact]" : "") << "\n";
+  }
+}
+
+}  // namespace toy

@@ -1,0 +1,512 @@
+// toy_translation train: the library's training loop (seq2seq::train with seq2seq::Trainer, or
+// mpi::DataParallel under mpirun) with this program's hooks: the progress line and the CSV log,
+// validation (perplexity and greedy BLEU on the validation split) and the kept model, checkpoints
+// that --resume continues, Ctrl-C, and the test evaluation at the end.
+#include "commands.hpp"
+#include "evaluation.hpp"
+#include "parallel.hpp"
+#include "reporting.hpp"
+#include "run_files.hpp"
+#include "svg.hpp"
+#include "text.hpp"
+
+#include <seq2seq/io/checkpoint.hpp>
+#include <seq2seq/io/model_file.hpp>
+#if SEQ2SEQ_TOY_MPI
+#include <seq2seq/distributed/data_parallel.hpp>
+#endif
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+
+namespace toy {
+namespace {
+
+namespace io = seq2seq::io;
+
+/// A learning-rate schedule by name, as a function of fractional epochs.
+std::function<double(double)> make_schedule(const TrainSettings& s) {
+  if (s.schedule == "constant") return seq2seq::ConstantLR{s.lr};
+  if (s.schedule == "paper") return seq2seq::PaperSchedule{s.lr, 5.0, 0.5};
+  throw UsageError("unknown --schedule '" + s.schedule + "' (constant or paper)");
+}
+
+/// The run being trained: what preparation, the hooks and the report share.
+struct Run {
+  TrainRequest req;
+  TrainSettings settings;   // of the run (recorded ones when resuming)
+  Bundle bundle;
+  fs::path dir;
+  seq2seq::CorpusSplit split;
+  seq2seq::PairBatch train;  // every training pair, encoded
+  std::vector<LogRow> log;
+  Progress progress{false};
+};
+
+/// Refuses a flag that would change a resumed run (rather than ignoring it silently).
+void check_resume_flags(const TrainSettings& was, const TrainSettings& now, const std::map<std::string, bool>& given,
+                        const std::string& out) {
+  const auto differs = [&](const char* flag, bool changed, const std::string& old_value) {
+    const auto it = given.find(flag);
+    if (it != given.end() && it->second && changed)
+      throw std::runtime_error("the checkpoint in '" + out + "' was trained with " + flag + " " + old_value +
+                               "; a resumed run cannot change it (start a new run with another --out)");
+  };
+  differs("--preset", now.preset != was.preset, was.preset);
+  differs("--embed", now.embed != was.embed, std::to_string(was.embed));
+  differs("--hidden", now.hidden != was.hidden, std::to_string(was.hidden));
+  differs("--layers", now.layers != was.layers, std::to_string(was.layers));
+  differs("--no-reverse", now.reverse != was.reverse, was.reverse ? "source reversal" : "--no-reverse");
+  differs("--optimizer", now.optimizer != was.optimizer, was.optimizer);
+  differs("--lr", now.lr != was.lr, fmt(was.lr, 6));
+  differs("--schedule", now.schedule != was.schedule, was.schedule);
+  differs("--batch", now.batch != was.batch, std::to_string(was.batch));
+  differs("--clip", now.clip != was.clip, fmt(was.clip, 6));
+  differs("--seed", now.seed != was.seed, std::to_string(was.seed));
+  differs("--init", now.init != was.init, fmt(was.init, 6));
+  differs("--forget-bias", now.forget_bias != was.forget_bias, fmt(was.forget_bias, 6));
+  differs("--corpus-seed", now.data.corpus_seed != was.data.corpus_seed, std::to_string(was.data.corpus_seed));
+  differs("--valid-fraction", now.data.valid_fraction != was.data.valid_fraction, fmt(was.data.valid_fraction, 6));
+  differs("--test-fraction", now.data.test_fraction != was.data.test_fraction, fmt(was.data.test_fraction, 6));
+  differs("--data", now.data.data != was.data.data, "'" + was.data.data + "'");
+  differs("--valid", now.data.valid != was.data.valid, "'" + was.data.valid + "'");
+  differs("--test", now.data.test != was.data.test, "'" + was.data.test + "'");
+  differs("--pairs", now.data.pairs != was.data.pairs, std::to_string(was.data.pairs));
+  differs("--max-vocab", now.data.max_source_vocab != was.data.max_source_vocab, std::to_string(was.data.max_source_vocab));
+  differs("--min-count", now.data.min_count != was.data.min_count, std::to_string(was.data.min_count));
+  differs("--max-length", now.data.max_length != was.data.max_length, std::to_string(was.data.max_length));
+  differs("--dropout", now.dropout != was.dropout, fmt(was.dropout, 6));
+  differs("--keep", now.keep != was.keep, was.keep);
+  differs("--average", now.average != was.average, std::to_string(was.average));
+  differs("--valid-metric", now.valid_metric != was.valid_metric, was.valid_metric);
+}
+
+/// The settings, data, vocabularies and model of a new or resumed run; prints what it found.
+void prepare(Run& run, const std::map<std::string, bool>& given) {
+  const TrainRequest& req = run.req;
+  std::error_code ec;
+  if (fs::exists(run.dir, ec) && !fs::is_directory(run.dir, ec))
+    throw std::runtime_error("--out '" + req.out + "' exists and is not a directory");
+  const bool has_run = fs::exists(run.dir / kLastFile, ec) || fs::exists(run.dir / kBestFile, ec);
+  if (req.resume) {
+    if (!fs::exists(run.dir / kLastFile, ec) || !fs::exists(run.dir / kStateFile, ec))
+      throw std::runtime_error("nothing to resume in '" + req.out + "' (no " + kLastFile + " and " + kStateFile + ")");
+    run.bundle = load_bundle(run.dir / kLastFile);
+    check_resume_flags(run.bundle.settings, req.settings, given, req.out);
+    if (given.count("--epochs") && given.at("--epochs")) run.bundle.settings.epochs = req.settings.epochs;
+    if (given.count("--beam") && given.at("--beam")) run.bundle.settings.beam = req.settings.beam;
+    if (given.count("--patience") && given.at("--patience")) run.bundle.settings.patience = req.settings.patience;
+    run.log = read_log(run.dir / kLogFile, run.bundle.step);
+  } else if (has_run && !req.overwrite) {
+    throw std::runtime_error("'" + req.out + "' already holds a training run; continue it with --resume, or start again with --overwrite");
+  }
+  const TrainSettings& s = run.settings = req.resume ? run.bundle.settings : req.settings;
+
+  std::cerr << "data: " << s.data.describe() << "\n";
+  run.split = load_splits(s.data);
+  std::vector<std::vector<std::string>> src, tgt;
+  for (const Pair& p : run.split.train) {
+    src.push_back(tokens_of(p.source));
+    tgt.push_back(tokens_of(p.target));
+  }
+  if (!req.resume) {
+    run.bundle.source = Vocab::build(src, s.data.max_source_vocab, s.data.min_count);
+    run.bundle.target = Vocab::build(tgt, s.data.max_target_vocab, s.data.min_count);
+  }
+  const std::size_t dropped = seq2seq::max_length_filter(src, tgt, s.data.max_length, s.data.max_length);
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    run.train.source.push_back(run.bundle.source.encode(src[i]));
+    run.train.target.push_back(run.bundle.target.encode(tgt[i]));
+  }
+  if (run.train.size() == 0) throw std::runtime_error("no training pair is within --max-length " + std::to_string(s.data.max_length));
+  std::cerr << "pairs: " << run.split.train.size() << " train, " << run.split.valid.size() << " valid, "
+            << run.split.test.size() << " test (no source sentence in two splits)";
+  if (dropped) std::cerr << "; " << dropped << " training pairs over --max-length " << s.data.max_length << " dropped";
+  std::cerr << "\nvocabulary: " << run.bundle.source.size() << " source, " << run.bundle.target.size()
+            << " target tokens (4 special tokens included)\n";
+
+  if (!req.resume) {
+    seq2seq::ModelConfig c;
+    c.source_vocab = static_cast<Index>(run.bundle.source.size());
+    c.target_vocab = static_cast<Index>(run.bundle.target.size());
+    c.embed = s.embed;
+    c.hidden = s.hidden;
+    c.layers = s.layers;
+    c.reverse_source = s.reverse;
+    c.max_length = static_cast<Index>(s.data.max_length);
+    run.bundle.config = c;
+    run.bundle.settings = s;
+    run.bundle.model = std::make_unique<Model>(c);
+    seq2seq::Rng init_rng(s.seed);
+    seq2seq::init_uniform(*run.bundle.model, init_rng, s.init);
+    if (s.forget_bias != 0) {
+      run.bundle.model->encoder().stack().set_forget_bias(static_cast<Scalar>(s.forget_bias));
+      run.bundle.model->decoder().stack().set_forget_bias(static_cast<Scalar>(s.forget_bias));
+    }
+  }
+  std::cerr << "model: " << s.layers << " layers x " << s.hidden << " cells, " << s.embed << "-d embeddings, source "
+            << (s.reverse ? "reversed" : "not reversed") << ", " << seq2seq::parameter_count(*run.bundle.model)
+            << " parameters\n"
+            << "training: " << s.optimizer << " lr " << fmt(s.lr, 4) << " (" << s.schedule << " schedule), batch "
+            << s.batch << ", clip " << fmt(s.clip, 3) << ", up to " << fmt(s.epochs, 4) << " epochs"
+            << (req.time_budget > 0 ? ", time budget " + fmt(req.time_budget, 6) + " s" : std::string()) << ", threads "
+            << Eigen::nbThreads() << (req.resume ? ", resuming at step " + std::to_string(run.bundle.step) : std::string())
+            << (process_count() > 1 ? ", " + std::to_string(process_count()) +
+                                          " processes (data-parallel: each trains on a slice of every batch)"
+                                    : std::string())
+            << "\n";
+  if (!req.resume) {
+    // Only now, with the data read and the model made, is an older run in --out replaced.
+    on_root("preparing --out", [&] {
+      fs::create_directories(run.dir);
+      for (const char* f : {kBestFile, kLastFile, kStateFile, kLogFile, kCurveFile}) fs::remove(run.dir / f, ec);
+      for (const auto& entry : fs::directory_iterator(run.dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("epoch", 0) == 0 && entry.path().extension() == ".safetensors") fs::remove(entry.path(), ec);
+      }
+    });
+  }
+}
+
+/// Where a resumed run stands: the training state file, checked against last.safetensors. Every
+/// process reads it (under mpirun --out is a directory every process sees).
+template <typename Policy>
+seq2seq::TrainProgress read_progress(const Run& run, seq2seq::Optimizer<Policy, Scalar>& optimizer) {
+  const fs::path state_file = run.dir / kStateFile;
+  const io::TrainingState st = io::load_training_state(state_file.string(), optimizer, *run.bundle.model);
+  // An optimizer without state (SGD) has no tensors whose shapes the loader could compare, so the
+  // state file also records the model configuration it belongs to.
+  const auto cfg = st.extra.find("model_config");
+  const std::string ours = seq2seq::config_to_json(run.bundle.config);
+  if (cfg == st.extra.end() || cfg->second != ours)
+    throw std::runtime_error("'" + state_file.string() + "' belongs to another model (" +
+                             (cfg == st.extra.end() ? std::string("no model_config") : cfg->second) + ") than '" +
+                             (run.dir / kLastFile).string() + "' (" + ours + "); cannot resume");
+  if (st.step != run.bundle.step)
+    throw std::runtime_error("'" + (run.dir / kLastFile).string() + "' (step " + std::to_string(run.bundle.step) + ") and '" +
+                             state_file.string() + "' (step " + std::to_string(st.step) +
+                             ") are from different moments of training; cannot resume");
+  seq2seq::TrainProgress at;
+  at.step = st.step;
+  at.epoch = static_cast<std::int64_t>(std::floor(st.epoch + 1e-9));
+  at.batch = st.data_position;
+  at.order_state = st.rng_state;
+  const auto number = [&](const char* key, auto& value) {
+    const auto it = st.extra.find(key);
+    if (it == st.extra.end()) return;
+    const std::string& v = it->second;
+    const auto r = std::from_chars(v.data(), v.data() + v.size(), value);
+    if (r.ec != std::errc() || r.ptr != v.data() + v.size())
+      throw std::runtime_error("'" + state_file.string() + "': bad " + key + " '" + v + "'");
+  };
+  number("best_valid_perplexity", at.best);  // the key of older runs (metric: perplexity)
+  number("best_valid_metric", at.best);
+  number("stale_validations", at.stale);
+  return at;
+}
+
+/// epoch<N>.safetensors: the epoch-end checkpoints that --keep average averages.
+fs::path epoch_file(const fs::path& dir, std::int64_t epoch) { return dir / ("epoch" + std::to_string(epoch) + ".safetensors"); }
+
+/// Writes model.safetensors, the kept model, after a checkpoint of last.safetensors (rank 0):
+///   last     a copy of last.safetensors;
+///   best     written by the checkpoint hook when the validation metric improved;
+///   average  the parameter mean of the last --average epoch-end checkpoints (and of the final
+///            model when training ends inside an epoch), so it is up to date after every epoch.
+void keep_model(Run& run, const seq2seq::TrainProgress& p, const seq2seq::CheckpointEvent& e) {
+  const TrainSettings& s = run.settings;
+  if (s.keep == "best") {
+    if (e.best) fs::copy_file(run.dir / kLastFile, run.dir / kBestFile, fs::copy_options::overwrite_existing);
+    return;
+  }
+  if (s.keep == "last") {
+    fs::copy_file(run.dir / kLastFile, run.dir / kBestFile, fs::copy_options::overwrite_existing);
+    return;
+  }
+  // average: an interruption leaves the kept model as it was (it resumes into the same epoch).
+  if (!e.epoch_end && (!e.trained || e.reason == seq2seq::StopReason::interrupted)) return;
+  const auto n = static_cast<std::int64_t>(s.average);
+  std::vector<std::string> files;
+  std::error_code ec;
+  if (e.epoch_end) {
+    fs::copy_file(run.dir / kLastFile, epoch_file(run.dir, p.epoch), fs::copy_options::overwrite_existing);
+    fs::remove(epoch_file(run.dir, p.epoch - n), ec);
+  } else {
+    files.push_back((run.dir / kLastFile).string());  // the final model counts as the newest checkpoint
+  }
+  for (std::int64_t k = p.epoch; k > p.epoch - n && static_cast<std::int64_t>(files.size()) < n && k > 0; --k)
+    if (fs::exists(epoch_file(run.dir, k), ec)) files.push_back(epoch_file(run.dir, k).string());
+  if (files.size() == 1) {
+    fs::copy_file(files.front(), run.dir / kBestFile, fs::copy_options::overwrite_existing);
+    return;
+  }
+  Bundle avg = to_bundle(seq2seq::io::average_models<Model>(files), files.front());
+  avg.settings = run.bundle.settings;
+  avg.step = p.step;
+  nlohmann::json from = nlohmann::json::array();
+  for (const std::string& f : files) from.push_back(fs::path(f).filename().string());
+  avg.notes["averaged_from"] = from.dump();
+  save_bundle(run.dir / kBestFile, avg);
+}
+
+/// Trains with one optimizer policy (one instantiation per --optimizer); returns the exit status.
+template <typename Policy>
+int train_with(Run& run, Policy policy) {
+  Model& model = *run.bundle.model;
+  const TrainSettings& s = run.settings;
+  seq2seq::Optimizer<Policy, Scalar> optimizer(policy);
+  seq2seq::TrainOptions options;
+  options.clip = s.clip;
+  options.on_non_finite = seq2seq::NonFinitePolicy::skip;
+  options.max_skips_in_a_row = 10;
+  seq2seq::Trainer<Model, Policy> trainer(model, optimizer, options);
+  seq2seq::TrainProgress at;
+  if (run.req.resume) at = read_progress(run, optimizer);
+  start_replicas(model);
+
+  using Result = seq2seq::StepResult<seq2seq::LossStats>;
+  std::function<Result(const seq2seq::PairBatch&, double)> step = [&](const seq2seq::PairBatch& b, double lr) {
+    return trainer.step(b, lr);
+  };
+#if SEQ2SEQ_TOY_MPI
+  // Under mpirun every rank trains on its slice of each batch and the hook all-reduces the
+  // gradients, so the processes take the steps one process would take.
+  std::optional<seq2seq::mpi::DataParallel<Scalar>> dp;
+  double step_seconds = 0;  // rank 0's time in training steps, for the all-reduce share
+  if (communicator()) {
+    dp.emplace(*communicator());
+    step = [&](const seq2seq::PairBatch& b, double lr) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const Result r = dp->step(trainer, b, lr);
+      step_seconds += seconds_since(t0);
+      return r;
+    };
+  }
+#endif
+
+  seq2seq::LoopOptions loop;
+  loop.epochs = s.epochs;
+  loop.batch_size = s.batch;
+  loop.seed = s.seed * 0x9E3779B97F4A7C15ULL + 0x5EED;
+  loop.time_budget = run.req.time_budget;
+  loop.patience = static_cast<std::int64_t>(s.patience);
+
+  const auto t_start = std::chrono::steady_clock::now();
+  const double elapsed_before = run.log.empty() ? 0.0 : run.log.back().elapsed;
+  const std::function<double(double)> schedule = make_schedule(s);
+  const std::string curve_title = "toy_translation: " + s.data.describe();
+  std::int64_t run_tokens = 0, skipped = 0;
+  double window_nll = 0, window_loss = 0, first_epoch = -1;
+  std::int64_t window_tokens = 0, window_steps = 0;
+  auto window_start = t_start;
+  EvalResult last_valid;
+
+  seq2seq::LoopHooks<Result> hooks;
+  hooks.stop = [&](unsigned flags) { return any_process(flags | (g_stop_signal != 0 ? seq2seq::kStopRequested : 0u)); };
+  hooks.on_step = [&](const seq2seq::StepEvent<Result>& e) {
+    if (first_epoch < 0) first_epoch = e.epoch;
+    if (!e.result.applied) {
+      ++skipped;
+      run.progress.line("warning: step " + std::to_string(e.at.step + 1) + " has a non-finite " +
+                        (std::isfinite(e.result.stats.loss) ? "gradient" : "loss") + "; skipped");
+      return;
+    }
+    const seq2seq::LossStats& ls = e.result.stats;
+    run_tokens += ls.tokens;
+    window_nll += ls.nll;
+    window_loss += ls.loss;
+    window_tokens += ls.tokens;
+    ++window_steps;
+    const double run_s = seconds_since(t_start);
+    if (run.progress.tty() && !run.req.quiet) {
+      // ETA: the sooner of the epoch limit and the time budget, at this run's pace.
+      const double done_this_run = e.epoch_after - first_epoch;
+      double eta = done_this_run > 0 ? (s.epochs - e.epoch_after) * run_s / done_this_run : -1;
+      if (run.req.time_budget > 0)
+        eta = eta < 0 ? run.req.time_budget - run_s : std::min(eta, run.req.time_budget - run_s);
+      run.progress.status("epoch " + std::to_string(e.at.epoch + 1) + "/" + fixed(std::ceil(s.epochs), 0) + " " +
+                          bar(static_cast<double>(e.at.batch + 1) / static_cast<double>(e.batches), 20) + " loss " +
+                          fixed(window_loss / static_cast<double>(window_steps), 2) + " ppl " +
+                          fixed(std::exp(window_nll / static_cast<double>(window_tokens)), 3) + " | " +
+                          format_rate(static_cast<double>(run_tokens) / std::max(run_s, 1e-9)) + " tok/s | ETA " +
+                          format_duration(eta) + (s.schedule == "constant" ? std::string() : " | lr " + fmt(e.lr, 3)));
+    }
+    if (e.at.step % run.req.log_every == 0) {
+      LogRow row;
+      row.step = e.at.step;
+      row.epoch = e.epoch_after;
+      row.elapsed = elapsed_before + run_s;
+      row.kind = "train";
+      row.loss = window_loss / static_cast<double>(window_steps);
+      row.perplexity = std::exp(window_nll / static_cast<double>(window_tokens));
+      row.tokens_per_s = static_cast<double>(window_tokens) / std::max(seconds_since(window_start), 1e-9);
+      row.lr = e.lr;
+      run.log.push_back(row);
+      if (!run.progress.tty() && !run.req.quiet)
+        run.progress.line("step " + std::to_string(e.at.step) + "  epoch " + fixed(e.epoch_after, 2) + "  loss " +
+                          fixed(row.loss, 3) + "  ppl " + fixed(row.perplexity, 3) + "  " + format_rate(row.tokens_per_s) +
+                          " tok/s  lr " + fmt(e.lr, 3) + "  elapsed " + format_duration(row.elapsed));
+      window_nll = window_loss = 0;
+      window_tokens = window_steps = 0;
+      window_start = std::chrono::steady_clock::now();
+    }
+  };
+  // Validation on rank 0 (perplexity and greedy BLEU of the validation split); every rank gets
+  // the metric, so all of them take the same early-stopping decision.
+  const bool validates = !run.split.valid.empty();
+  hooks.validate = [&](const seq2seq::TrainProgress&) {
+    double metric = std::numeric_limits<double>::quiet_NaN();
+    if (!validates) return metric;  // trained on every pair: nothing to validate on
+    on_root("validation", [&] {
+      run.progress.status("validating ...", true);
+      try {
+        last_valid = evaluate(run.bundle, run.split.valid, 1);
+      } catch (const Interrupted&) {
+        run.progress.line("validation interrupted");
+        return;  // the loop sees the signal before the next batch and saves the checkpoint
+      }
+      metric = s.valid_metric == "bleu" ? -last_valid.bleu.bleu : last_valid.perplexity;
+    });
+    return from_root(metric);
+  };
+  hooks.checkpoint = [&](const seq2seq::TrainProgress& p, const seq2seq::CheckpointEvent& e) {
+    run.bundle.step = p.step;
+    on_root("saving the checkpoint", [&] {
+      if (e.validated) {
+        LogRow row;
+        row.step = p.step;
+        row.epoch = e.epoch;
+        row.elapsed = elapsed_before + seconds_since(t_start);
+        row.kind = "valid";
+        row.loss = last_valid.nll_per_pair;
+        row.perplexity = last_valid.perplexity;
+        row.lr = schedule(e.epoch);
+        row.bleu = last_valid.bleu.bleu;
+        row.exact = last_valid.exact;
+        run.log.push_back(row);
+        const bool saved = e.best && s.keep == "best";
+        run.progress.line("epoch " + fixed(e.epoch, 2) + "  valid perplexity " + fixed(last_valid.perplexity, 3) + "  BLEU " +
+                          fixed(last_valid.bleu.bleu, 2) + "  exact " + fixed(100 * last_valid.exact, 1) + "%" +
+                          (saved ? "  (best so far, saved " + std::string(kBestFile) + ")"
+                                 : e.best ? std::string("  (best so far)") : std::string()));
+        write_log(run.dir / kLogFile, run.log);
+        write_curve(run.dir / kCurveFile, run.log, curve_title);
+      }
+      save_bundle(run.dir / kLastFile, run.bundle);
+      keep_model(run, p, e);
+      io::TrainingState st;
+      st.step = p.step;
+      st.epoch = e.epoch;
+      st.data_position = p.batch;
+      st.rng_state = p.order_state;
+      st.extra["best_valid_metric"] = exact_decimal(p.best);
+      st.extra["stale_validations"] = std::to_string(p.stale);
+      st.extra["model_config"] = seq2seq::config_to_json(run.bundle.config);
+      io::save_training_state((run.dir / kStateFile).string(), optimizer, model, st);
+    });
+  };
+
+  seq2seq::StopReason why;
+  try {
+    why = seq2seq::train(run.train, step, schedule, loop, at, hooks);
+  } catch (const seq2seq::NonFiniteError& e) {
+    throw std::runtime_error(std::string(e.what()) + "; the last checkpoint in '" + run.dir.string() + "' is untouched");
+  }
+
+  const double run_s = seconds_since(t_start);
+  std::string reason;
+  switch (why) {
+    case seq2seq::StopReason::epochs: reason = "reached --epochs " + fixed(s.epochs, 2); break;
+    case seq2seq::StopReason::time_budget: reason = "time budget of " + fmt(run.req.time_budget, 6) + " s used"; break;
+    case seq2seq::StopReason::early_stopping: reason = "early stopping"; break;
+    case seq2seq::StopReason::interrupted: reason = "interrupted"; break;
+  }
+  run.progress.line("stopped: " + reason + " after step " + std::to_string(at.step) + "; this run trained " +
+                    format_duration(run_s) + " at " + format_rate(static_cast<double>(run_tokens) / std::max(run_s, 1e-9)) +
+                    " target tokens/s" + (skipped ? " (" + std::to_string(skipped) + " non-finite steps skipped)" : ""));
+#if SEQ2SEQ_TOY_MPI
+  if (dp && dp->timing().steps > 0) {
+    // Rank 0's view: the hook's first exchange (counts) also waits for the slowest rank's backward
+    // pass; packing and the gradient all-reduce are the communication proper.
+    const seq2seq::mpi::DataParallelTiming& t = dp->timing();
+    const double n = static_cast<double>(t.steps);
+    const double hook_ms = 1e3 * t.total / n, wait_ms = 1e3 * t.counts / n, reduce_ms = 1e3 * (t.pack + t.reduce) / n;
+    const double step_ms = 1e3 * step_seconds / n;
+    run.progress.line("data-parallel: " + std::to_string(process_count()) + " processes, " +
+                      std::to_string(seq2seq::parameter_count(model)) + " parameters; per step " + fixed(step_ms, 2) +
+                      " ms, of which gradient exchange " + fixed(hook_ms, 2) + " ms (" +
+                      fixed(100.0 * hook_ms / std::max(step_ms, 1e-9), 1) + "%: " + fixed(wait_ms, 2) +
+                      " ms waiting for the slowest rank, " + fixed(reduce_ms, 2) + " ms packing and all-reduce)");
+  }
+#endif
+  on_root("writing the log", [&] {
+    write_log(run.dir / kLogFile, run.log);
+    write_curve(run.dir / kCurveFile, run.log, curve_title);
+  });
+  if (why == seq2seq::StopReason::interrupted) {
+    std::cerr << "checkpoint saved in '" << run.dir.string() << "'; continue with: " << kProgram << " train --resume --out "
+              << run.req.out << "\n";
+    return 130;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int run_train(const TrainRequest& req, const std::map<std::string, bool>& given) {
+  Run run;
+  run.req = req;
+  run.dir = fs::path(req.out);
+  run.progress = Progress(isatty(STDERR_FILENO) != 0);
+  prepare(run, given);
+
+  // Ctrl-C and SIGTERM stop the loop between batches (and the evaluations after it).
+  const StopSignalScope stop_signals;
+  const std::string& opt = run.settings.optimizer;
+  int status = 0;
+  if (opt == "sgd") status = train_with(run, seq2seq::SGD{});
+  else if (opt == "momentum") status = train_with(run, seq2seq::Momentum{});
+  else if (opt == "adam") status = train_with(run, seq2seq::Adam{});
+  else if (opt == "adagrad") status = train_with(run, seq2seq::Adagrad{});
+  else throw UsageError("unknown --optimizer '" + opt + "' (sgd, momentum, adam or adagrad)");
+  if (status != 0) return status;
+  if (g_stop_signal != 0) {  // arrived after the last batch, during the final validation
+    std::cerr << "interrupted; the checkpoint in '" << run.dir.string() << "' is saved\n";
+    return 130;
+  }
+  if (!is_root()) return 0;  // the test evaluation is rank 0's
+
+  // Final report: the kept model on the test split.
+  std::error_code ec;
+  if (run.split.test.empty()) {
+    std::cout << "no test split (--test-fraction 0 and no --test file): skipping the test evaluation\n";
+    return 0;
+  }
+  if (!fs::exists(run.dir / kBestFile, ec)) {
+    std::cout << "no model has been kept yet: skipping the test evaluation\n";
+    return 0;
+  }
+  const Bundle best = load_bundle(run.dir / kBestFile);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::size_t beam = run.bundle.settings.beam;
+  const EvalResult r = evaluate(best, run.split.test, beam);
+  const std::string kept = run.settings.keep == "average" && best.notes.count("averaged_from")
+                               ? "average of " + best.notes.at("averaged_from")
+                           : run.settings.keep == "best" ? "best " + run.settings.valid_metric + " model of step " + std::to_string(best.step)
+                                                         : "last model, step " + std::to_string(best.step);
+  std::cout << "test (" << (beam <= 1 ? std::string("greedy") : "beam " + std::to_string(beam)) << ", " << kept
+            << "): " << describe_eval(r) << "  [" << fixed(seconds_since(t0), 1) << " s]\n";
+  print_samples(std::cout, r, req.show);
+  std::cout << "files: " << (run.dir / kBestFile).string() << ", " << (run.dir / kLogFile).string() << ", "
+            << (run.dir / kCurveFile).string() << "\n";
+  return 0;
+}
+
+}  // namespace toy

@@ -1,0 +1,103 @@
+// toy_translation translate and score: lines of text to translations (beam search, n-best
+// lists), and log p(target | source) of sentence pairs (the paper's rescoring score).
+#include "commands.hpp"
+#include "reporting.hpp"
+#include "run_files.hpp"
+#include "text.hpp"
+
+#include <iostream>
+#include <stdexcept>
+
+namespace toy {
+
+int run_translate(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t beam, bool beam_given,
+                  std::size_t nbest, double alpha, bool show_scores) {
+  const Bundle b = load_bundle(resolve_model_path(model_path));
+  seq2seq::DecodeOptions opt;
+  opt.beam = static_cast<Index>(beam_given ? beam : b.settings.beam);
+  opt.nbest = static_cast<Index>(nbest);
+  opt.length_alpha = alpha;
+  if (opt.beam < 1) throw UsageError("--beam must be at least 1");
+  if (opt.nbest < 1 || opt.nbest > opt.beam)
+    throw UsageError("--nbest must be between 1 and the beam size (" + std::to_string(opt.beam) + ")");
+  Model::DecodeWorkspace ws;
+  std::size_t failures = 0, sentence = 0;
+  for (const std::string& name : inputs.empty() ? std::vector<std::string>{"-"} : inputs) {
+    LineSource in(name);
+    std::string line;
+    while (in.next(line)) {
+      ++sentence;
+      try {
+        std::size_t unknown = 0;
+        const Sentence src = encode_source(b, line, &unknown);
+        if (unknown)
+          std::cerr << in.name() << ":" << in.number() << ": note: " << unknown << " unknown word" << (unknown > 1 ? "s" : "")
+                    << " read as <unk>\n";
+        const std::vector<seq2seq::Hypothesis> hyps = b.model->translate(src, opt, ws);
+        if (opt.nbest == 1 && !show_scores) {
+          std::cout << decode_text(b.target, hyps.front().tokens) << "\n";
+        } else {
+          for (std::size_t r = 0; r < hyps.size(); ++r)
+            std::cout << sentence << "\t" << r + 1 << "\t" << fixed(hyps[r].log_prob, 4) << "\t"
+                      << decode_text(b.target, hyps[r].tokens) << "\n";
+        }
+      } catch (const std::invalid_argument& e) {
+        // One bad line does not stop the others; its output line stays empty.
+        std::cerr << in.name() << ":" << in.number() << ": error: " << e.what() << "\n";
+        std::cout << "\n";
+        ++failures;
+      }
+      std::cout.flush();
+    }
+  }
+  if (failures) {
+    std::cerr << failures << " of " << sentence << " lines could not be translated\n";
+    return 1;
+  }
+  return 0;
+}
+
+int run_score(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t batch_size) {
+  const Bundle b = load_bundle(resolve_model_path(model_path));
+  // Every line is validated before any is scored, so the output has one number per input pair.
+  std::vector<Sentence> src, tgt;
+  for (const std::string& name : inputs.empty() ? std::vector<std::string>{"-"} : inputs) {
+    LineSource in(name);
+    std::string line;
+    while (in.next(line)) {
+      const auto where = [&] { return in.name() + ":" + std::to_string(in.number()) + ": "; };
+      const std::size_t tab = line.find('\t');
+      if (tab == std::string::npos) throw std::invalid_argument(where() + "no tab separating source and target");
+      std::size_t end = line.find('\t', tab + 1);
+      if (end == std::string::npos) end = line.size();
+      try {
+        const std::string target = line.substr(tab + 1, end - tab - 1);
+        src.push_back(encode_source(b, line.substr(0, tab)));
+        const std::vector<std::string> t = tokens_of(target);
+        if (t.empty()) throw std::invalid_argument("empty target sentence");
+        if (b.config.max_length > 0 && static_cast<Index>(t.size()) > b.config.max_length)
+          throw std::invalid_argument("target of " + std::to_string(t.size()) + " words is longer than the model's limit of " +
+                                      std::to_string(b.config.max_length));
+        tgt.push_back(b.target.encode(t));
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(where() + e.what());
+      }
+    }
+  }
+  if (src.empty()) throw std::invalid_argument("no sentence pairs to score");
+  std::vector<double> scores(src.size());
+  Model::Workspace ws;
+  for (const auto& idx : seq2seq::inference_batches(src, batch_size)) {
+    seq2seq::PairBatch batch;
+    for (std::size_t i : idx) {
+      batch.source.push_back(src[i]);
+      batch.target.push_back(tgt[i]);
+    }
+    const std::vector<double> s = b.model->score(batch, ws);
+    for (std::size_t k = 0; k < idx.size(); ++k) scores[idx[k]] = s[k];
+  }
+  for (double s : scores) std::cout << fixed(s, 4) << "\n";
+  return 0;
+}
+
+}  // namespace toy
