@@ -46,13 +46,23 @@ seq2seq::io::Tokenizers make_tokenizers(const DataSpec& d, const std::vector<Pai
   seq2seq::SentencePieceOptions o;
   o.model_type = d.subword_type;
   o.vocab_size = d.subwords;
+  // SentencePiece's refusals ("Vocabulary size too high (3000). Please set it to a value <=
+  // 2142.") said with the side and the flag.
+  const auto train = [&](const std::vector<std::string>& texts, const char* side) {
+    try {
+      return std::make_shared<seq2seq::SentencePieceTokenizer>(seq2seq::SentencePieceTokenizer::train(texts, o, normal));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("--subwords ") + std::to_string(d.subwords) + " on the " + side + " (" +
+                                  std::to_string(texts.size()) + " sentences): " + e.what());
+    }
+  };
   if (d.subwords_joint) {
     std::vector<std::string> both = sources;
     both.insert(both.end(), targets.begin(), targets.end());
-    t.source = t.target = std::make_shared<seq2seq::SentencePieceTokenizer>(seq2seq::SentencePieceTokenizer::train(both, o, normal));
+    t.source = t.target = train(both, "sources and targets of the training split");
   } else {
-    t.source = std::make_shared<seq2seq::SentencePieceTokenizer>(seq2seq::SentencePieceTokenizer::train(sources, o, normal));
-    t.target = std::make_shared<seq2seq::SentencePieceTokenizer>(seq2seq::SentencePieceTokenizer::train(targets, o, normal));
+    t.source = train(sources, "sources of the training split");
+    t.target = train(targets, "targets of the training split");
   }
   return t;
 #else
