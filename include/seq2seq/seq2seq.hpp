@@ -8,6 +8,7 @@
 
 #include "config.hpp"
 #include "param.hpp"
+#include "dropout.hpp"
 #include "lstm_cell.hpp"
 #include "stacked_lstm.hpp"
 #include "embedding.hpp"
