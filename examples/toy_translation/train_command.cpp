@@ -155,7 +155,8 @@ void prepare(Run& run, const std::map<std::string, bool>& given) {
             << (s.reverse ? "reversed" : "not reversed") << ", " << seq2seq::parameter_count(*run.bundle.model)
             << " parameters\n"
             << "training: " << s.optimizer << " lr " << fmt(s.lr, 4) << " (" << s.schedule << " schedule), batch "
-            << s.batch << ", clip " << fmt(s.clip, 3) << ", up to " << fmt(s.epochs, 4) << " epochs"
+            << s.batch << ", clip " << fmt(s.clip, 3) << (s.dropout > 0 ? ", dropout " + fmt(s.dropout, 3) : std::string())
+            << ", up to " << fmt(s.epochs, 4) << " epochs"
             << (req.time_budget > 0 ? ", time budget " + fmt(req.time_budget, 6) + " s" : std::string()) << ", threads "
             << Eigen::nbThreads() << (req.resume ? ", resuming at step " + std::to_string(run.bundle.step) : std::string())
             << (process_count() > 1 ? ", " + std::to_string(process_count()) +
@@ -266,6 +267,8 @@ int train_with(Run& run, Policy policy) {
   options.clip = s.clip;
   options.on_non_finite = seq2seq::NonFinitePolicy::skip;
   options.max_skips_in_a_row = 10;
+  options.dropout = s.dropout;
+  options.dropout_seed = s.seed;
   seq2seq::Trainer<Model, Policy> trainer(model, optimizer, options);
   seq2seq::TrainProgress at;
   if (run.req.resume) at = read_progress(run, optimizer);
