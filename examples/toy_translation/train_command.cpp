@@ -86,6 +86,8 @@ void check_resume_flags(const TrainSettings& was, const TrainSettings& now, cons
   differs("--keep", now.keep != was.keep, was.keep);
   differs("--average", now.average != was.average, std::to_string(was.average));
   differs("--valid-metric", now.valid_metric != was.valid_metric, was.valid_metric);
+  differs("--bucket-batches", now.bucket_batches != was.bucket_batches, std::to_string(was.bucket_batches));
+  differs("--sort-key", now.sort_key != was.sort_key, was.sort_key);
 }
 
 /// The settings, data, vocabularies and model of a new or resumed run; prints what it found.
@@ -300,6 +302,8 @@ int train_with(Run& run, Policy policy) {
   loop.seed = s.seed * 0x9E3779B97F4A7C15ULL + 0x5EED;
   loop.time_budget = run.req.time_budget;
   loop.patience = static_cast<std::int64_t>(s.patience);
+  loop.bucket_window = s.bucket_batches == 0 ? std::numeric_limits<std::size_t>::max() : s.bucket_batches * s.batch;
+  loop.length_key = s.sort_key == "pair" ? seq2seq::LengthKey::source_then_target : seq2seq::LengthKey::source;
 
   const auto t_start = std::chrono::steady_clock::now();
   const double elapsed_before = run.log.empty() ? 0.0 : run.log.back().elapsed;
