@@ -22,12 +22,12 @@ bool has_sentencepiece() {
 #endif
 }
 
-seq2seq::io::Tokenizers make_tokenizers(const DataSpec& d, const std::vector<Pair>& train) {
+seq2seq::io::Tokenizers make_tokenizers(const DataSpec& d, const std::vector<Pair>& train_pairs) {
   // NFC whenever the program has ICU: recorded in the model file, so a program without ICU that
   // loads it refuses to encode rather than tokenizing differently.
   const seq2seq::NormalizeOptions normal{seq2seq::has_nfc(), true};
   std::vector<std::string> sources, targets;
-  for (const Pair& p : train) {
+  for (const Pair& p : train_pairs) {
     sources.push_back(p.source);
     targets.push_back(p.target);
   }
