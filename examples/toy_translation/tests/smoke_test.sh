@@ -120,7 +120,7 @@ fi
 
 # --- your own corpus: --data FILE in the Tatoeba layout (a third, ignored column) ----------------
 "$exe" corpus --pairs 2000 | awk -F'\t' '{ print toupper(substr($1, 1, 1)) substr($1, 2) ".\t" $2 ".\tCC-BY 2.0 (France) Attribution: example #" NR }' >own.tsv
-"$exe" train --out run_own --data own.tsv --embed 16 --hidden 32 --layers 1 --epochs 1 --threads 1 --min-count 2 >own.out 2>own.err
+"$exe" train --out run_own --data own.tsv --embed 16 --hidden 32 --layers 1 --epochs 3 --threads 1 --min-count 2 >own.out 2>own.err
 expect_status "train --data FILE" 0 $?
 expect_grep "--data: the file is the corpus" "data: 'own.tsv'" own.err
 "$exe" eval --model run_own --show 0 >own_eval.out 2>&1
