@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <set>
@@ -167,7 +168,7 @@ TEST_CASE("batches: the plan follows the documented recipe") {
   std::vector<Sentence> src, tgt;
   random_corpus(107, 4, src, tgt);
   // Replays the recipe: shuffle, sort windows by (source, target) length, cut, as sets of batches.
-  const auto replay = [&](std::uint64_t seed, std::size_t batch, std::size_t window) {
+  const auto replay = [&](std::uint64_t seed, std::size_t batch, std::size_t window, bool source_only = false) {
     Rng rng(seed);
     std::vector<std::size_t> order(src.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
@@ -175,6 +176,7 @@ TEST_CASE("batches: the plan follows the documented recipe") {
     for (std::size_t begin = 0; begin < order.size(); begin += window) {
       const auto end = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), begin + window));
       std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(begin), end, [&](std::size_t a, std::size_t b) {
+        if (source_only) return src[a].size() < src[b].size();
         return std::make_pair(src[a].size(), tgt[a].size()) < std::make_pair(src[b].size(), tgt[b].size());
       });
     }
@@ -184,9 +186,10 @@ TEST_CASE("batches: the plan follows the documented recipe") {
                                               order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), begin + batch))));
     return batches;
   };
-  const auto planned = [&](std::uint64_t seed, std::size_t batch, std::size_t window) {
+  const auto planned = [&](std::uint64_t seed, std::size_t batch, std::size_t window,
+                           LengthKey key = LengthKey::source_then_target) {
     Rng rng(seed);
-    const auto plan = plan_batches(src, tgt, batch, rng, window);
+    const auto plan = plan_batches(src, tgt, batch, rng, window, key);
     return std::set<std::vector<std::size_t>>(plan.begin(), plan.end());
   };
   CHECK(planned(3, 10, 25) == replay(3, 10, 30));  // the window is rounded up to whole batches
@@ -194,6 +197,11 @@ TEST_CASE("batches: the plan follows the documented recipe") {
   CHECK(planned(3, 10, 10) == replay(3, 10, 10));  // one batch per window: no length grouping
   CHECK(planned(3, 10, 1) == replay(3, 10, 10));
   CHECK(planned(4, 7, 50) == replay(4, 7, 56));
+  // The source length alone, over the whole corpus (a window of any size above it).
+  const std::size_t whole = std::numeric_limits<std::size_t>::max();
+  CHECK(planned(5, 8, whole, LengthKey::source) == replay(5, 8, 112, true));
+  CHECK(planned(5, 8, 30, LengthKey::source) == replay(5, 8, 32, true));
+  CHECK(planned(5, 8, whole, LengthKey::source) != planned(5, 8, whole));  // the keys really differ
 }
 
 TEST_CASE("batches: bad arguments and empty input") {

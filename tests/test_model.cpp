@@ -1,11 +1,13 @@
 // Tests of the whole model (include/seq2seq/encoder.hpp, decoder.hpp, model.hpp): gradient check of
 // the whole loss over every parameter, source reversal, batch layout, padded batch == one sequence at
-// a time, decoder steps == the loss path, configuration and input errors, the paper's parameter
-// count, overfitting a handful of pairs, ensembles.
+// a time, decoder steps == the loss path, dropout in training (gradient checks with the masks held
+// fixed, rate 0, determinism, inference untouched, the masks of every site, shards), configuration
+// and input errors, the paper's parameter count, overfitting a handful of pairs, ensembles.
 #include "test_util.hpp"
 
 #include <seq2seq/data/types.hpp>
 #include <seq2seq/decoder.hpp>
+#include <seq2seq/dropout.hpp>
 #include <seq2seq/encoder.hpp>
 #include <seq2seq/lstm_cell.hpp>
 #include <seq2seq/model.hpp>
@@ -450,6 +452,256 @@ TEST_CASE_TEMPLATE("Decoder: teacher-forced step() log-probs equal the loss path
       CHECK(std::abs(logp - m.score(batch.source[static_cast<std::size_t>(b)], y)) <= 1e-12);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dropout (Zaremba et al. 2014) in training
+
+DropoutOptions dropout_options(double rate, std::uint64_t seed, std::uint64_t step, Index first_sequence = 0) {
+  DropoutOptions d;
+  d.rate = rate;
+  d.seed = seed;
+  d.step = step;
+  d.first_sequence = first_sequence;
+  return d;
+}
+
+/// Fills the gradients with one train_batch under `d` and checks a copy of them against central
+/// differences of the loss that train_batch reports under the same `d`: the same seed and step
+/// draw the same masks on every evaluation, so the masks are held fixed. (The evaluations'
+/// own gradients accumulate into the model and are not looked at.)
+template <typename Model>
+testing::GradCheckReport dropout_gradcheck(Model& m, const PairBatch& batch, const DropoutOptions& d, double eps) {
+  typename Model::Workspace ws;
+  zero_grad(m);
+  const LossStats s = m.train_batch(batch, ws, d);
+  // Every site drew masks: both embeddings, between the layers of both stacks, before the softmax.
+  CHECK(ws.encoder.dropout);
+  CHECK(ws.encoder.stack.dropout);
+  CHECK(ws.decoder.dropout);
+  CHECK(ws.decoder.stack.dropout);
+  const std::vector<Mat> analytic = gradients_of(m);
+  typename Model::Workspace eval_ws;
+  const auto loss = [&] { return m.train_batch(batch, eval_ws, d).loss; };
+  CHECK(loss() == s.loss);
+  CHECK(std::abs(m.evaluate(batch).loss - s.loss) > 1e-3);  // the masks matter
+  testing::GradCheckReport report;
+  std::size_t k = 0;
+  m.visit_parameters([&](const ParamName& name, auto& p) {
+    report.tensors.push_back(testing::check_tensor(name.str(), p.value, analytic[k++], loss, eps));
+  });
+  return report;
+}
+
+TEST_CASE_TEMPLATE("Seq2Seq: gradient check of the whole loss with dropout at every site, the masks held fixed", Model,
+                   SEQ2SEQ_MODEL_TYPES) {
+  Model m(small_config<Model>());
+  Rng rng(35);
+  init_uniform(m, rng, 0.6);
+  const testing::GradCheckReport report = dropout_gradcheck(m, small_batch(), dropout_options(0.3, 2014, 17), 1e-5);
+  CHECK(report.tensors.size() == expected_names<Model>().size());
+  check_report(report, 1e-5);
+}
+
+TEST_CASE("Seq2Seq: gradient check with dropout, Dynamic peephole cells, 3 layers, per-token loss, p = 0.5") {
+  ModelConfig c = small_config<DynamicPeepholeModel>();
+  c.layers = 3;
+  c.per_token_loss = true;
+  DynamicPeepholeModel m(c);
+  Rng rng(36);
+  init_uniform(m, rng, 0.6);
+  const testing::GradCheckReport report = dropout_gradcheck(m, small_batch(), dropout_options(0.5, 3, 0), 1e-5);
+  CHECK(report.tensors.size() == 2 + 2 * 3 * 4 + 2);
+  check_report(report, 1e-5);
+}
+
+TEST_CASE_TEMPLATE("Seq2Seq: dropout rate 0 is bit-identical to train_batch without dropout", Model, FixedModel,
+                   DynamicModel, PeepholeModel) {
+  Model m(small_config<Model>());
+  Rng rng(37);
+  init_uniform(m, rng, 0.5);
+  const PairBatch batch = small_batch();
+  typename Model::Workspace ws;
+  zero_grad(m);
+  const LossStats plain = m.train_batch(batch, ws);
+  const std::vector<Mat> g_plain = gradients_of(m);
+  zero_grad(m);
+  const LossStats zero = m.train_batch(batch, ws, dropout_options(0.0, 99, 12345, 7));
+  CHECK(zero.loss == plain.loss);
+  CHECK(zero.nll == plain.nll);
+  CHECK(zero.tokens == plain.tokens);
+  const std::vector<Mat> g_zero = gradients_of(m);
+  for (std::size_t k = 0; k < g_plain.size(); ++k) CHECK(g_zero[k] == g_plain[k]);
+}
+
+TEST_CASE_TEMPLATE(
+    "Seq2Seq: the same seed and step give the same loss and gradients; another step or seed another loss", Model,
+    FixedModel, DynamicModel) {
+  Model m(small_config<Model>());
+  Rng rng(38);
+  init_uniform(m, rng, 0.5);
+  const PairBatch batch = small_batch();
+  const auto run = [&](const DropoutOptions& d, std::vector<Mat>* grads) {
+    typename Model::Workspace ws;  // a fresh workspace: nothing carried over from an earlier step
+    zero_grad(m);
+    const double loss = m.train_batch(batch, ws, d).loss;
+    if (grads != nullptr) *grads = gradients_of(m);
+    return loss;
+  };
+  std::vector<Mat> g1, g2;
+  const double a = run(dropout_options(0.4, 5, 100), &g1);
+  // Other steps and seeds in between change nothing: a mask depends on (seed, step) alone, so a
+  // resumed run needs only the step counter.
+  const double other_step = run(dropout_options(0.4, 5, 101), nullptr);
+  const double other_seed = run(dropout_options(0.4, 6, 100), nullptr);
+  const double b = run(dropout_options(0.4, 5, 100), &g2);
+  CHECK(a == b);
+  for (std::size_t k = 0; k < g1.size(); ++k) CHECK(g1[k] == g2[k]);
+  CHECK(other_step != a);
+  CHECK(other_seed != a);
+  CHECK(other_step != other_seed);
+}
+
+TEST_CASE_TEMPLATE("Seq2Seq: inference is unchanged by dropout, whatever the rate, through a shared workspace", Model,
+                   FixedModel, DynamicModel) {
+  Model m(small_config<Model>());
+  Rng rng(39);
+  init_uniform(m, rng, 0.5);
+  const PairBatch batch = small_batch();
+  typename Model::Workspace ws;
+  typename Model::DecodeWorkspace dws;
+  DecodeOptions beam3;
+  beam3.beam = 3;
+  beam3.nbest = 3;
+  struct Outputs {
+    double loss;
+    std::vector<double> scores;
+    std::vector<Sentence> greedy;
+    std::vector<Hypothesis> beam;
+    LSTMState<double> v;
+    Mat log_probs;
+  };
+  const auto infer = [&] {
+    Outputs o;
+    o.loss = m.evaluate(batch, ws).loss;
+    o.scores = m.score(batch, ws);
+    o.greedy = m.translate_greedy(batch.source, dws);
+    o.beam = m.translate(batch.source[2], beam3, dws);
+    m.encode(batch.source, ws.encoder, o.v);
+    LSTMState<double> state = o.v;
+    m.decoder().step(std::vector<TokenId>(batch.size(), Special::bos), state, o.log_probs, dws.step);
+    return o;
+  };
+  const Outputs before = infer();
+  for (const double p : {0.0, 0.3, 0.9}) {
+    CAPTURE(p);
+    m.train_batch(batch, ws, dropout_options(p, 1, 2));  // gradients only: the weights stay
+    const Outputs after = infer();                       // the workspace still holds the masks' buffers
+    CHECK(after.loss == before.loss);
+    CHECK(after.scores == before.scores);
+    CHECK(after.greedy == before.greedy);
+    REQUIRE(after.beam.size() == before.beam.size());
+    for (std::size_t i = 0; i < after.beam.size(); ++i) {
+      CHECK(after.beam[i].tokens == before.beam[i].tokens);
+      CHECK(after.beam[i].log_prob == before.beam[i].log_prob);
+    }
+    for (std::size_t l = 0; l < before.v.h.size(); ++l) {
+      CHECK(after.v.h[l] == before.v.h[l]);
+      CHECK(after.v.c[l] == before.v.c[l]);
+    }
+    CHECK(after.log_probs == before.log_probs);
+    CHECK_FALSE(ws.encoder.dropout);
+    CHECK_FALSE(ws.decoder.dropout);
+  }
+}
+
+TEST_CASE_TEMPLATE("Seq2Seq: each site's masks are DropoutStream's, kept values scaled by exactly 1/(1-p)", Model,
+                   FixedModel, DynamicModel) {
+  Model m(small_config<Model>());
+  Rng rng(40);
+  init_uniform(m, rng, 0.5);
+  const PairBatch batch = small_batch();
+  const DropoutOptions d = dropout_options(0.5, 21, 8);
+  typename Model::Workspace ws;
+  zero_grad(m);
+  m.train_batch(batch, ws, d);
+  const double scale = 2.0;
+  const Index L = 2, E = 3, H = 4;
+  const auto expect_mask = [&](const Mat& got, DropoutSite site, Index layer, Index rows, Index T, Index B) {
+    CAPTURE(layer);
+    Mat want;
+    DropoutStream(d, site).fill(layer, rows, T, B, want);
+    CHECK(got == want);
+    CHECK(((got.array() == 0.0) || (got.array() == scale)).all());
+  };
+  const auto& enc = ws.encoder;
+  const auto& dec = ws.decoder;
+  expect_mask(enc.keep_X, DropoutSite::encoder, 0, E, enc.steps, enc.batch);
+  expect_mask(enc.stack.keep[0], DropoutSite::encoder, 1, H, enc.steps, enc.batch);
+  expect_mask(dec.keep_X, DropoutSite::decoder, 0, E, dec.steps, dec.batch);
+  expect_mask(dec.stack.keep[0], DropoutSite::decoder, 1, H, dec.steps, dec.batch);
+  expect_mask(dec.keep_H, DropoutSite::decoder, L, H, dec.steps, dec.batch);
+  // The embeddings the stacks read: E[:, id] * 1/(1-p) exactly, or 0.
+  const auto check_embedded = [&](const Mat& X, const Mat& keep, const std::vector<TokenId>& ids, const Mat& table) {
+    for (Index j = 0; j < X.cols(); ++j)
+      for (Index i = 0; i < X.rows(); ++i)
+        CHECK(X(i, j) == (keep(i, j) == 0.0 ? 0.0 : table(i, ids[static_cast<std::size_t>(j)]) * scale));
+  };
+  check_embedded(enc.X, enc.keep_X, enc.ids, m.encoder().embedding().E().value);
+  check_embedded(dec.X, dec.keep_X, dec.inputs, m.decoder().embedding().E().value);
+  // The softmax reads m_L .* (top outputs).
+  const Mat top = dec.stack.outputs();
+  for (Index j = 0; j < top.cols(); ++j)
+    for (Index i = 0; i < top.rows(); ++i)
+      CHECK(dec.dropped_H(i, j) == (dec.keep_H(i, j) == 0.0 ? 0.0 : top(i, j) * scale));
+  // Padding still gets no gradient: <pad> is only ever read at padded steps.
+  CHECK((m.encoder().embedding().E().grad.col(Special::pad).array() == 0.0).all());
+  CHECK((m.decoder().embedding().E().grad.col(Special::pad).array() == 0.0).all());
+}
+
+TEST_CASE_TEMPLATE(
+    "Seq2Seq: with dropout, a padded batch equals one pair at a time with first_sequence = its index (data parallel)",
+    Model, FixedModel, DynamicModel, MixedModel) {
+  Model m(small_config<Model>());
+  Rng rng(53);
+  init_uniform(m, rng, 0.5);
+  const PairBatch batch = small_batch();
+  typename Model::Workspace ws;
+  zero_grad(m);
+  const LossStats all = m.train_batch(batch, ws, dropout_options(0.3, 4, 9));
+  const std::vector<Mat> batched = gradients_of(m);
+  zero_grad(m);
+  double nll = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    nll += m.train_batch(single(batch, i), ws, dropout_options(0.3, 4, 9, static_cast<Index>(i))).nll;
+  const std::vector<Mat> singles = gradients_of(m);
+  CHECK(std::abs(nll - all.nll) <= 1e-12 * all.nll);
+  const std::vector<std::string> names = names_of(m);
+  for (std::size_t k = 0; k < singles.size(); ++k) {
+    INFO(names[k]);
+    CHECK(max_rel_diff((3.0 * batched[k]).eval(), singles[k]) <= 1e-12);
+  }
+  // Without the offset every pair would be drawn as pair 0: a different loss.
+  zero_grad(m);
+  CHECK(std::abs(m.train_batch(single(batch, 2), ws, dropout_options(0.3, 4, 9)).nll -
+                 m.train_batch(single(batch, 2), ws, dropout_options(0.3, 4, 9, 2)).nll) > 1e-6);
+}
+
+TEST_CASE("Seq2Seq: bad dropout options throw naming the rate and leave the gradients untouched") {
+  DynamicModel m(small_config<DynamicModel>());
+  Rng rng(54);
+  init_uniform(m, rng, 0.5);
+  zero_grad(m);
+  typename DynamicModel::Workspace ws;
+  const PairBatch b = small_batch();
+  CHECK_THROWS_NAMING(std::invalid_argument, m.train_batch(b, ws, dropout_options(-0.25, 0, 0)),
+                      "dropout rate must be in [0, 1) (the probability of dropping a unit), got -0.25");
+  CHECK_THROWS_NAMING(std::invalid_argument, m.train_batch(b, ws, dropout_options(1.0, 0, 0)), "got 1");
+  CHECK_THROWS_NAMING(std::invalid_argument,
+                      m.train_batch(b, ws, dropout_options(std::numeric_limits<double>::quiet_NaN(), 0, 0)), "got NaN");
+  CHECK_THROWS_NAMING(std::invalid_argument, m.train_batch(b, ws, dropout_options(0.5, 0, 0, -3)),
+                      "first_sequence must not be negative");
+  for (const auto& g : gradients_of(m)) CHECK((g.array() == 0.0).all());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 // Tests of StackedLSTM (include/seq2seq/stacked_lstm.hpp): gradient checks through layers and time
-// over every parameter, the input and every layer's initial state, masks, names, step().
+// over every parameter, the input and every layer's initial state, masks, names, step(); dropout
+// between layers (gradient checks with the masks held fixed, what is dropped and what is not).
 #include "test_util.hpp"
 
+#include <seq2seq/dropout.hpp>
 #include <seq2seq/lstm_cell.hpp>
 #include <seq2seq/param.hpp>
 #include <seq2seq/stacked_lstm.hpp>
@@ -9,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -41,6 +44,7 @@ constexpr Index depth_of() {
 /// A stack with random parameters, input, initial states and loss weights:
 ///   loss = sum(R .* top outputs) + sum_l [sum(Rh_l .* h_T,l) + sum(Rc_l .* c_T,l)]
 /// X: I x T*B; R: H x T*B (empty: the top outputs are not in the loss); every state H x B.
+/// With an active `dropout`, every forward (loss() and gradients()) draws the same masks.
 template <typename Stack>
 struct StackCase {
   Stack stack{depth_of<Stack>(), kHidden, kInput};
@@ -48,6 +52,7 @@ struct StackCase {
   Mat X, R;
   LSTMState<double> init, d_final;
   Mask<double> mask;
+  DropoutStream dropout;
 
   StackCase(Index steps, Index batch, std::uint64_t seed, Mask<double> m = Mask<double>(), bool top_in_loss = true)
       : T(steps), B(batch), mask(std::move(m)) {
@@ -68,10 +73,11 @@ struct StackCase {
     if (mask.size() != 0) REQUIRE(mask.size() == T * B);
   }
   const Mask<double>* mask_ptr() const { return mask.size() == 0 ? nullptr : &mask; }
+  const DropoutStream* dropout_ptr() const { return dropout.active() ? &dropout : nullptr; }
 
   double loss() const {
     StackedTape<double> tape;
-    stack.forward(X, B, &init, tape, mask_ptr());
+    stack.forward(X, B, &init, tape, mask_ptr(), dropout_ptr());
     LSTMState<double> fin;
     stack.final_state(tape, fin);
     double s = R.size() == 0 ? 0.0 : weighted_sum(tape.outputs(), R);
@@ -86,10 +92,18 @@ struct StackCase {
   void gradients(Mat& dX, LSTMState<double>& d_init) {
     zero_grad(stack);
     StackedTape<double> tape;
-    stack.forward(X, B, &init, tape, mask_ptr());
+    stack.forward(X, B, &init, tape, mask_ptr(), dropout_ptr());
     stack.backward(X, tape, R, &d_final, &dX, &d_init);
   }
 };
+
+DropoutOptions dropout_options(double rate, std::uint64_t seed, std::uint64_t step) {
+  DropoutOptions d;
+  d.rate = rate;
+  d.seed = seed;
+  d.step = step;
+  return d;
+}
 
 template <typename Stack>
 void run_gradcheck(StackCase<Stack>& k) {
@@ -133,6 +147,109 @@ TEST_CASE_TEMPLATE("StackedLSTM: padded steps carry every layer's state and get 
   k.gradients(dX, d_init);
   StackedTape<double> tape;
   k.stack.forward(k.X, k.B, &k.init, tape, k.mask_ptr());
+  for (Index col = 0; col < k.T * k.B; ++col) {
+    if (k.mask(col) != 0.0) continue;
+    CAPTURE(col);
+    CHECK((dX.col(col).array() == 0.0).all());
+    for (const auto& tl : tape.layer) {
+      CHECK((tl.h.col(col + k.B).array() == tl.h.col(col).array()).all());
+      CHECK((tl.c.col(col + k.B).array() == tl.c.col(col).array()).all());
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("StackedLSTM: gradient check with dropout between layers, the masks held fixed", Stack,
+                   SEQ2SEQ_STACK_TYPES) {
+  SUBCASE("no mask, T = 4, B = 2, p = 0.4") {
+    StackCase<Stack> k(4, 2, 141);
+    const double plain = k.loss();
+    k.dropout = DropoutStream(dropout_options(0.4, 7, 3), DropoutSite::encoder);
+    CHECK(std::abs(k.loss() - plain) > 1e-3);  // the masks matter
+    CHECK(k.loss() == k.loss());               // and are the same on every evaluation
+    run_gradcheck(k);
+  }
+  SUBCASE("masked: padding at the end, in the middle and at the start, p = 0.5") {
+    StackCase<Stack> k(5, 4, 142, make_mask<double>({"11111", "11100", "10110", "00111"}));
+    k.dropout = DropoutStream(dropout_options(0.5, 8, 1), DropoutSite::decoder);
+    run_gradcheck(k);
+  }
+}
+
+TEST_CASE_TEMPLATE("StackedLSTM: dropout drops the input of layers >= 1 only, never a layer's own recurrence", Stack,
+                   SEQ2SEQ_STACK_TYPES) {
+  StackCase<Stack> k(4, 3, 151);
+  StackedTape<double> plain, dropped;
+  k.stack.forward(k.X, k.B, &k.init, plain);
+  const DropoutStream drop(dropout_options(0.5, 9, 2), DropoutSite::encoder);
+  k.stack.forward(k.X, k.B, &k.init, dropped, nullptr, &drop);
+  const Index L = k.stack.layers();
+  REQUIRE(dropped.dropout);
+  REQUIRE(static_cast<Index>(dropped.keep.size()) == L - 1);
+  // Layer 0 reads the caller's X: untouched.
+  CHECK(dropped.layer[0].h == plain.layer[0].h);
+  CHECK(dropped.layer[0].c == plain.layer[0].c);
+  const double scale = 1.0 / (1.0 - 0.5);
+  for (Index l = 1; l < L; ++l) {
+    CAPTURE(l);
+    const auto ul = static_cast<std::size_t>(l);
+    const Mat& m = dropped.keep[ul - 1];
+    Mat expect_m;
+    drop.fill(l, kHidden, k.T, k.B, expect_m);
+    CHECK(m == expect_m);
+    CHECK(((m.array() == 0.0) || (m.array() == scale)).all());
+    CHECK((m.array() == 0.0).any());
+    CHECK((m.array() != 0.0).any());
+    // The input of layer l is m_l .* h^{l-1}, kept values scaled by exactly 1/(1-p) ...
+    const Mat below = dropped.layer[ul - 1].outputs();
+    const Mat& x = dropped.dropped[ul - 1];
+    for (Index j = 0; j < x.cols(); ++j)
+      for (Index i = 0; i < x.rows(); ++i) CHECK(x(i, j) == (m(i, j) == 0.0 ? 0.0 : below(i, j) * scale));
+    // ... and layer l is a plain LSTM over that input: its h_{t-1} -> gates path and c are not dropped.
+    LSTMTape<double> alone;
+    k.stack.upper(l).forward(x, k.B, k.init.h[ul], k.init.c[ul], alone);
+    CHECK(alone.h == dropped.layer[ul].h);
+    CHECK(alone.c == dropped.layer[ul].c);
+    CHECK(max_abs_diff(dropped.layer[ul].h, plain.layer[ul].h) > 1e-3);
+  }
+  // The same tape used again without dropout is a plain forward again.
+  k.stack.forward(k.X, k.B, &k.init, dropped);
+  CHECK_FALSE(dropped.dropout);
+  CHECK(dropped.outputs() == plain.outputs());
+}
+
+TEST_CASE_TEMPLATE("StackedLSTM: a rate-0 dropout stream is bit-identical to none, forward and backward", Stack,
+                   SEQ2SEQ_STACK_TYPES) {
+  StackCase<Stack> k(4, 2, 161, make_mask<double>({"1111", "1100"}));
+  Mat dX;
+  LSTMState<double> d_init;
+  k.gradients(dX, d_init);
+  std::vector<Mat> grads;
+  k.stack.visit_parameters([&](const ParamName&, const Param<double>& p) { grads.push_back(p.grad); });
+  const double loss = k.loss();
+
+  k.dropout = DropoutStream(dropout_options(0.0, 5, 5), DropoutSite::encoder);
+  Mat dX0;
+  LSTMState<double> d_init0;
+  k.gradients(dX0, d_init0);
+  CHECK(k.loss() == loss);
+  CHECK(dX0 == dX);
+  for (std::size_t l = 0; l < d_init.h.size(); ++l) {
+    CHECK(d_init0.h[l] == d_init.h[l]);
+    CHECK(d_init0.c[l] == d_init.c[l]);
+  }
+  std::size_t i = 0;
+  k.stack.visit_parameters([&](const ParamName&, const Param<double>& p) { CHECK(p.grad == grads[i++]); });
+}
+
+TEST_CASE_TEMPLATE("StackedLSTM: with dropout, padded steps still carry every layer's state and get exactly zero dX",
+                   Stack, SEQ2SEQ_STACK_TYPES) {
+  StackCase<Stack> k(5, 4, 171, make_mask<double>({"11111", "11100", "10110", "00111"}));
+  k.dropout = DropoutStream(dropout_options(0.3, 10, 4), DropoutSite::decoder);
+  Mat dX;
+  LSTMState<double> d_init;
+  k.gradients(dX, d_init);
+  StackedTape<double> tape;
+  k.stack.forward(k.X, k.B, &k.init, tape, k.mask_ptr(), k.dropout_ptr());
   for (Index col = 0; col < k.T * k.B; ++col) {
     if (k.mask(col) != 0.0) continue;
     CAPTURE(col);

@@ -214,11 +214,17 @@ TEST_CASE("train: stopped anywhere and resumed, a run is bit-identical to one th
   options.epochs = 3;
   options.batch_size = 4;
   options.seed = 7;
+  TrainOptions topt;
+  SUBCASE("no dropout") {}
+  SUBCASE("dropout 0.3: the masks follow from the optimizer's step, nothing to save") {
+    topt.dropout = 0.3;
+    topt.dropout_seed = 21;
+  }
 
   // Uninterrupted.
   Model a = make_model();
   Optimizer<Adam, double> opt_a;
-  Trainer<Model, Adam> trainer_a(a, opt_a);
+  Trainer<Model, Adam> trainer_a(a, opt_a, topt);
   TrainProgress at_a;
   train(data, [&](const PairBatch& b, double lr) { return trainer_a.step(b, lr); }, ConstantLR{0.01}, options, at_a);
 
@@ -226,7 +232,7 @@ TEST_CASE("train: stopped anywhere and resumed, a run is bit-identical to one th
     CAPTURE(stop_after);
     Model b = make_model();
     Optimizer<Adam, double> opt_b;
-    Trainer<Model, Adam> trainer_b(b, opt_b);
+    Trainer<Model, Adam> trainer_b(b, opt_b, topt);
     TrainProgress at_b;
     int steps = 0;
     LoopHooks<Result> hooks;
@@ -239,7 +245,7 @@ TEST_CASE("train: stopped anywhere and resumed, a run is bit-identical to one th
     // "Save and load": the progress is plain data; a new optimizer and trainer continue with it.
     const TrainProgress saved = at_b;
     Optimizer<Adam, double> opt_c = opt_b;
-    Trainer<Model, Adam> trainer_c(b, opt_c);
+    Trainer<Model, Adam> trainer_c(b, opt_c, topt);
     TrainProgress at_c = saved;
     CHECK(train(data, [&](const PairBatch& batch, double lr) { return trainer_c.step(batch, lr); }, ConstantLR{0.01},
                 options, at_c) == StopReason::epochs);
@@ -278,4 +284,35 @@ TEST_CASE("train: a progress that points past the end of an epoch is refused") {
   at.batch = 3;  // only 2 batches per epoch
   const auto step = [](const PairBatch&, double) { return Result{{}, 0, true}; };
   CHECK_THROWS_AS(train(data, step, ConstantLR{0.1}, options, at), std::invalid_argument);
+}
+
+TEST_CASE("Trainer: dropout draws the masks of (seed, optimizer step + 1, first_sequence)") {
+  const PairBatch data = corpus(6);
+  Model a = make_model(), ref = make_model();
+  Optimizer<SGD, double> opt;
+  TrainOptions topt;
+  topt.dropout = 0.4;
+  topt.dropout_seed = 3;
+  Trainer<Model, SGD> trainer(a, opt, topt);
+  typename Model::Workspace ws;
+  for (std::uint64_t step = 1; step <= 3; ++step) {
+    CAPTURE(step);
+    zero_grad(ref);
+    const LossStats expected = ref.train_batch(data, ws, DropoutOptions{0.4, 3, step, 2});
+    const auto r = trainer.step(data, 0.1, NoGradientHook(), /*first_sequence=*/2);
+    CHECK(r.stats.loss == expected.loss);
+    clip_global_norm(ref, topt.clip);
+    Optimizer<SGD, double> ref_opt;
+    ref_opt.step(ref, 0.1);  // SGD has no state: the same update as the trainer's
+    CHECK(values(ref) == values(a));
+  }
+  // Without dropout the loss differs (the masks were really applied).
+  Model c = make_model();
+  zero_grad(c);
+  CHECK(c.train_batch(data, ws).loss != make_model().train_batch(data, ws, DropoutOptions{0.4, 3, 1, 2}).loss);
+
+  Optimizer<SGD, double> opt2;
+  TrainOptions bad;
+  bad.dropout = 1.0;
+  CHECK_THROWS_AS((Trainer<Model, SGD>(a, opt2, bad)), std::invalid_argument);
 }

@@ -132,6 +132,8 @@ int run(int argc, char** argv) {
   train_opts["--average"] = train->add_option("--average", ts.average, "Epoch-end checkpoints averaged by --keep average")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1000}))->capture_default_str();
   train_opts["--valid-metric"] = train->add_option("--valid-metric", ts.valid_metric, "What --keep best and --patience compare: ppl (validation perplexity) or bleu (greedy validation BLEU)")->check(CLI::IsMember({"ppl", "bleu"}))->capture_default_str();
   train_opts["--patience"] = train->add_option("--patience", ts.patience, "Stop after this many validations without a better --valid-metric (0 = never)")->capture_default_str();
+  train_opts["--bucket-batches"] = train->add_option("--bucket-batches", ts.bucket_batches, "Batches per length-sorting window (0 = the whole corpus)")->capture_default_str();
+  train_opts["--sort-key"] = train->add_option("--sort-key", ts.sort_key, "What a window is sorted by: source (its length; ties random) or pair (source, then target length)")->check(CLI::IsMember({"source", "pair"}))->capture_default_str();
   train_opts["--threads"] = train->add_option("--threads", req.threads, "Threads of Eigen's matrix products (0 = OpenMP's default; more pay only for large models)")->capture_default_str();
   train_opts["--log-every"] = train->add_option("--log-every", req.log_every, "Steps between log lines")->check(CLI::Range(std::int64_t{1}, std::int64_t{1000000000}))->capture_default_str();
   train_opts["--show"] = train->add_option("--show", req.show, "Test translations printed at the end")->capture_default_str();

@@ -56,7 +56,7 @@ json TrainSettings::to_json() const {
               {"batch", batch},       {"clip", clip},     {"init", init},         {"forget_bias", forget_bias},
               {"epochs", epochs},     {"seed", seed},     {"beam", beam},         {"data", data.to_json()},
               {"dropout", dropout},   {"keep", keep},     {"average", average},   {"valid_metric", valid_metric},
-              {"patience", patience}};
+              {"patience", patience}, {"bucket_batches", bucket_batches}, {"sort_key", sort_key}};
 }
 
 TrainSettings TrainSettings::from_json(const json& j) {
@@ -83,6 +83,8 @@ TrainSettings TrainSettings::from_json(const json& j) {
   s.average = j.value("average", std::uint64_t{3});
   s.valid_metric = j.value("valid_metric", std::string("ppl"));
   s.patience = j.value("patience", std::uint64_t{0});
+  s.bucket_batches = j.value("bucket_batches", std::uint64_t{100});  // older runs: windows of 100 batches,
+  s.sort_key = j.value("sort_key", std::string("pair"));             // sorted by (source, target) length
   return s;
 }
 

@@ -54,6 +54,11 @@ struct TrainSettings {
   std::uint64_t average = 3;
   std::string valid_metric = "ppl";  // "ppl" (validation perplexity) or "bleu" (greedy validation BLEU)
   std::uint64_t patience = 0;        // stop after this many validations without a better metric; 0 = never
+  // Batches of similar length: every epoch the pairs are shuffled, windows of `bucket_batches`
+  // batches (0 = the whole corpus) sorted by `sort_key` ("source": source length; "pair": source,
+  // then target length), cut into batches and the batches shuffled (seq2seq::plan_batches).
+  std::uint64_t bucket_batches = 0;
+  std::string sort_key = "source";
   DataSpec data;
 
   /// True when a validation set is held out or given (--valid-fraction > 0 or --valid FILE).

@@ -86,6 +86,8 @@ void check_resume_flags(const TrainSettings& was, const TrainSettings& now, cons
   differs("--keep", now.keep != was.keep, was.keep);
   differs("--average", now.average != was.average, std::to_string(was.average));
   differs("--valid-metric", now.valid_metric != was.valid_metric, was.valid_metric);
+  differs("--bucket-batches", now.bucket_batches != was.bucket_batches, std::to_string(was.bucket_batches));
+  differs("--sort-key", now.sort_key != was.sort_key, was.sort_key);
 }
 
 /// The settings, data, vocabularies and model of a new or resumed run; prints what it found.
@@ -165,7 +167,8 @@ void prepare(Run& run, const std::map<std::string, bool>& given) {
             << (s.reverse ? "reversed" : "not reversed") << ", " << seq2seq::parameter_count(*run.bundle.model)
             << " parameters\n"
             << "training: " << s.optimizer << " lr " << fmt(s.lr, 4) << " (" << s.schedule << " schedule), batch "
-            << s.batch << ", clip " << fmt(s.clip, 3) << ", up to " << fmt(s.epochs, 4) << " epochs"
+            << s.batch << ", clip " << fmt(s.clip, 3) << (s.dropout > 0 ? ", dropout " + fmt(s.dropout, 3) : std::string())
+            << ", up to " << fmt(s.epochs, 4) << " epochs"
             << (req.time_budget > 0 ? ", time budget " + fmt(req.time_budget, 6) + " s" : std::string()) << ", threads "
             << Eigen::nbThreads() << (req.resume ? ", resuming at step " + std::to_string(run.bundle.step) : std::string())
             << (process_count() > 1 ? ", " + std::to_string(process_count()) +
@@ -276,6 +279,8 @@ int train_with(Run& run, Policy policy) {
   options.clip = s.clip;
   options.on_non_finite = seq2seq::NonFinitePolicy::skip;
   options.max_skips_in_a_row = 10;
+  options.dropout = s.dropout;
+  options.dropout_seed = s.seed;
   seq2seq::Trainer<Model, Policy> trainer(model, optimizer, options);
   seq2seq::TrainProgress at;
   if (run.req.resume) at = read_progress(run, optimizer);
@@ -307,6 +312,8 @@ int train_with(Run& run, Policy policy) {
   loop.seed = s.seed * 0x9E3779B97F4A7C15ULL + 0x5EED;
   loop.time_budget = run.req.time_budget;
   loop.patience = static_cast<std::int64_t>(s.patience);
+  loop.bucket_window = s.bucket_batches == 0 ? std::numeric_limits<std::size_t>::max() : s.bucket_batches * s.batch;
+  loop.length_key = s.sort_key == "pair" ? seq2seq::LengthKey::source_then_target : seq2seq::LengthKey::source;
 
   const auto t_start = std::chrono::steady_clock::now();
   const double elapsed_before = run.log.empty() ? 0.0 : run.log.back().elapsed;

@@ -20,8 +20,12 @@ struct DecoderTape {
   std::vector<TokenId> inputs;   // T*B: <s>, y_1, ..., y_n, padding
   std::vector<TokenId> targets;  // T*B: y_1, ..., y_n, <EOS>, padding
   Mask<Scalar> mask;             // 1 x T*B
-  Matrix<Scalar> X, dX;          // Embed x T*B
+  Matrix<Scalar> X, dX;          // Embed x T*B: the stack's input E[:, id] (under dropout m_0 .* E[:, id])
   Matrix<Scalar> dH;             // Hidden x T*B: gradient on the top layer's outputs
+  bool dropout = false;          // the last forward applied dropout (the keep_ masks and the stack tape hold it)
+  Matrix<Scalar> keep_X;         // Embed x T*B: the mask m_0 of the embedding outputs (E1)
+  Matrix<Scalar> keep_H;         // Hidden x T*B: the mask m_L of the top outputs (E2)
+  Matrix<Scalar> dropped_H;      // Hidden x T*B: the softmax's input m_L .* h^{L-1} (E2)
   typename Stack::Tape stack;
   SoftmaxWorkspace<Scalar> softmax;
   std::vector<double> column_nll;  // filled by score()
@@ -39,6 +43,13 @@ struct DecoderStepWorkspace {
 /// <s> -> <EOS> that beam search can return is scored too); the top layer feeds a softmax over the target
 /// vocabulary (SoftmaxNLL). Parameter names (below `prefix`): embedding.E, layer0.W, ...,
 /// softmax.W, softmax.b.
+/// Training with dropout (DropoutOptions, site DropoutSite::decoder) drops every non-recurrent
+/// connection (Zaremba et al. 2014):
+///   (E1) X = m_0 .* E[:, inputs]                 m_0: Embed x T*B, the mask of layer 0
+///   (D1) between the stack's layers              StackedLSTM, masks of layers 1 .. L-1
+///   (E2) softmax input = m_L .* h^{L-1}          m_L: Hidden x T*B, the mask of "layer" L
+/// but never v, which enters as every layer's initial (recurrent) state. Backward multiplies the
+/// gradient through each by the same mask. The const paths (loss, step) never drop.
 template <typename Stack>
 class Decoder {
  public:
@@ -51,6 +62,7 @@ class Decoder {
   using Tape = DecoderTape<Stack>;
   using StepWorkspace = DecoderStepWorkspace<Scalar>;
   using Mat = Matrix<Scalar>;
+  using ConstRef = Eigen::Ref<const Mat>;
 
   Decoder(Index vocab, Index embed = Embed, Index hidden = Hidden, Index layers = Layers)
       : embedding_(vocab, embed), stack_(layers, hidden, embed), softmax_(vocab, stack_.hidden_size()) {}
@@ -75,14 +87,22 @@ class Decoder {
     visit_impl(*this, f, prefix);
   }
 
-  /// Teacher-forced forward from v. With `backward`: also backward with every real position's
-  /// gradient scaled by `scale`, writing dv (gradient on v) and accumulating every gradient.
+  /// Teacher-forced forward from v, then backward with every real position's gradient scaled by
+  /// `scale`: writes dv (gradient on v) and accumulates every parameter gradient. `dropout`
+  /// (nullptr or rate 0: none) drops the embeddings, between layers and before the softmax.
   NLLResult forward_backward(const std::vector<Sentence>& targets, const State& v, Tape& tape, Scalar scale, State& dv,
-                             Index max_length = 0) {
-    forward_stack(targets, v, tape, max_length);
-    const NLLResult r = softmax_.forward_backward(tape.stack.outputs(), tape.targets, tape.mask, scale, &tape.dH,
-                                                  tape.softmax, tape.batch);
+                             Index max_length = 0, const DropoutOptions* dropout = nullptr) {
+    forward_stack(targets, v, tape, max_length, dropout);
+    if (tape.dropout) {
+      detail::ensure_shape(tape.dropped_H, hidden_size(), tape.steps * tape.batch);
+      tape.dropped_H.array() = tape.keep_H.array() * tape.stack.outputs().array();  // (E2)
+    }
+    const NLLResult r =
+        softmax_.forward_backward(tape.dropout ? ConstRef(tape.dropped_H) : ConstRef(tape.stack.outputs()),
+                                  tape.targets, tape.mask, scale, &tape.dH, tape.softmax, tape.batch);
+    if (tape.dropout) tape.dH.array() *= tape.keep_H.array();  // (E2): dh^{L-1} = m_L .* d(softmax input)
     stack_.backward(tape.X, tape.stack, tape.dH, nullptr, &tape.dX, &dv);
+    if (tape.dropout) tape.dX.array() *= tape.keep_X.array();  // (E1): d(E[:, inputs]) = m_0 .* dX
     embedding_.backward(tape.inputs, tape.dX);
     return r;
   }
@@ -91,7 +111,7 @@ class Decoder {
   /// -log p of every target position.
   NLLResult loss(const std::vector<Sentence>& targets, const State& v, Tape& tape, bool per_column = false,
                  Index max_length = 0) const {
-    forward_stack(targets, v, tape, max_length);
+    forward_stack(targets, v, tape, max_length, nullptr);
     return softmax_.loss(tape.stack.outputs(), tape.targets, tape.mask, tape.softmax, tape.batch,
                          per_column ? &tape.column_nll : nullptr);
   }
@@ -112,7 +132,11 @@ class Decoder {
     self.softmax_.visit_parameters(f, prefix.child("softmax"));
   }
 
-  void forward_stack(const std::vector<Sentence>& targets, const State& v, Tape& tape, Index max_length) const {
+  /// Lays out the batch and runs the embedding and the stack; with an active `dropout` it also
+  /// applies E1 and D1 and draws m_L into keep_H (forward_backward applies E2).
+  void forward_stack(const std::vector<Sentence>& targets, const State& v, Tape& tape, Index max_length,
+                     const DropoutOptions* dropout) const {
+    const DropoutStream drop = dropout ? DropoutStream(*dropout, DropoutSite::decoder) : DropoutStream();
     const Index B = static_cast<Index>(targets.size());
     detail::require(B > 0, "Decoder: empty batch");
     detail::require(v.layers() == layers() && v.batch() == B, [&] {
@@ -152,7 +176,13 @@ class Decoder {
       }
     }
     embedding_.forward(tape.inputs, tape.X);
-    stack_.forward(tape.X, B, &v, tape.stack, &tape.mask);
+    tape.dropout = drop.active();
+    if (tape.dropout) {
+      drop.fill(0, embed_size(), T, B, tape.keep_X);
+      tape.X.array() *= tape.keep_X.array();  // (E1)
+      drop.fill(layers(), hidden_size(), T, B, tape.keep_H);
+    }
+    stack_.forward(tape.X, B, &v, tape.stack, &tape.mask, tape.dropout ? &drop : nullptr);
   }
 
   Embedding<Scalar, Embed> embedding_;

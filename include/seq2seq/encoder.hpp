@@ -18,8 +18,10 @@ struct EncoderTape {
   Index steps = 0, batch = 0;
   std::vector<TokenId> ids;  // T*B, column t*B + b
   Mask<Scalar> mask;         // 1 x T*B
-  Matrix<Scalar> X;          // Embed x T*B
+  Matrix<Scalar> X;          // Embed x T*B: the stack's input, E[:, id] (under dropout m_0 .* E[:, id])
   Matrix<Scalar> dX;         // Embed x T*B (backward)
+  bool dropout = false;      // the last forward applied dropout (keep_X and the stack tape hold the masks)
+  Matrix<Scalar> keep_X;     // Embed x T*B: the mask m_0 of the embedding outputs (E1)
   typename Stack::Tape stack;
 };
 
@@ -29,6 +31,11 @@ struct EncoderTape {
 /// unchanged, so every sequence's v is its state after its own <EOS>.
 /// `Stack` is a StackedLSTM whose Input is the embedding size. Parameter names (below `prefix`):
 /// embedding.E, layer0.W, layer0.U, layer0.b, layer1.W, ...
+/// Training with dropout (DropoutOptions, site DropoutSite::encoder): the stack reads
+///   (E1) X = m_0 .* E[:, ids]     m_0: Embed x T*B, the mask of layer 0
+/// and drops between its layers (StackedLSTM, D1). Its top outputs feed nothing, and v (the final
+/// h, c) reaches the decoder through its recurrence, so nothing else is dropped. Backward:
+/// d(E[:, ids]) = m_0 .* dX.
 template <typename Stack>
 class Encoder {
  public:
@@ -63,11 +70,19 @@ class Encoder {
     visit_impl(*this, f, prefix);
   }
 
-  /// Lays out the batch (reversed words, <EOS>, padding), runs the stack and writes v.
-  void forward(const std::vector<Sentence>& sources, Tape& tape, State& v, Index max_length = 0) const {
+  /// Lays out the batch (reversed words, <EOS>, padding), runs the stack and writes v. `dropout`
+  /// (training only; nullptr or rate 0: none) drops the embeddings (E1) and between layers.
+  void forward(const std::vector<Sentence>& sources, Tape& tape, State& v, Index max_length = 0,
+               const DropoutOptions* dropout = nullptr) const {
+    const DropoutStream drop = dropout ? DropoutStream(*dropout, DropoutSite::encoder) : DropoutStream();
     layout(sources, tape, max_length);
     embedding_.forward(tape.ids, tape.X);
-    stack_.forward(tape.X, tape.batch, nullptr, tape.stack, &tape.mask);
+    tape.dropout = drop.active();
+    if (tape.dropout) {
+      drop.fill(0, embed_size(), tape.steps, tape.batch, tape.keep_X);
+      tape.X.array() *= tape.keep_X.array();  // (E1)
+    }
+    stack_.forward(tape.X, tape.batch, nullptr, tape.stack, &tape.mask, tape.dropout ? &drop : nullptr);
     stack_.final_state(tape.stack, v);
   }
 
@@ -75,6 +90,7 @@ class Encoder {
   void backward(Tape& tape, const State& dv) {
     const Matrix<Scalar> none;
     stack_.backward(tape.X, tape.stack, none, &dv, &tape.dX, nullptr);
+    if (tape.dropout) tape.dX.array() *= tape.keep_X.array();  // (E1): d(E[:, ids]) = m_0 .* dX
     embedding_.backward(tape.ids, tape.dX);
   }
 

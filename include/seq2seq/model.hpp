@@ -33,10 +33,13 @@ struct LossStats {
 /// `Seq2Seq<Encoder<S1>, Decoder<S2>>`: p(y | x) = prod_t p(y_t | v, y_1..y_{t-1}) with v the
 /// encoder's final (h, c) of every layer, handed layer by layer to the decoder. Training:
 /// train_batch (forward + hand-written backward, gradients accumulate into every Param) then an
-/// optimizer step. Inference: translate (greedy or beam), score (log p(y | x), the paper's
-/// rescoring). forward-only members are const and take caller-owned workspaces, so one const
-/// model serves several threads. Parameter names: encoder.embedding.E, encoder.layer0.W, ...,
-/// decoder.embedding.E, decoder.layer0.W, ..., decoder.softmax.W, decoder.softmax.b.
+/// optimizer step; optionally with dropout on the non-recurrent connections (DropoutOptions,
+/// dropout.hpp: the embeddings, between layers, before the softmax), whose masks live in the
+/// Workspace. Inference: translate (greedy or beam), score (log p(y | x), the paper's
+/// rescoring). forward-only members are const, take caller-owned workspaces and never drop, so
+/// one const model serves several threads. Parameter names: encoder.embedding.E,
+/// encoder.layer0.W, ..., decoder.embedding.E, decoder.layer0.W, ..., decoder.softmax.W,
+/// decoder.softmax.b.
 template <typename EncoderT, typename DecoderT>
 class Seq2Seq {
  public:
@@ -57,7 +60,8 @@ class Seq2Seq {
   static_assert(EncoderT::StackType::Peephole == DecoderT::StackType::Peephole,
                 "Seq2Seq: encoder and decoder cells must agree on peepholes");
 
-  /// Everything a training or scoring pass keeps between forward and backward (caller-owned).
+  /// Everything a training or scoring pass keeps between forward and backward (caller-owned; the
+  /// dropout masks of a training step included).
   struct Workspace {
     typename EncoderT::Tape encoder;
     typename DecoderT::Tape decoder;
@@ -94,17 +98,15 @@ class Seq2Seq {
   }
 
   /// Forward and backward on a batch: gradients of the loss accumulate (+=) into every Param.
-  LossStats train_batch(const PairBatch& batch, Workspace& ws) {
-    check_batch(batch);
-    const Index B = static_cast<Index>(batch.size());
-    Index tokens = 0;
-    for (const auto& y : batch.target) tokens += static_cast<Index>(y.size()) + 1;
-    const double norm = loss_normaliser(config_.per_token_loss, static_cast<double>(B), static_cast<double>(tokens));
-    encoder_.forward(batch.source, ws.encoder, ws.v, config_.max_length);
-    const NLLResult r = decoder_.forward_backward(batch.target, ws.v, ws.decoder, static_cast<Scalar>(1.0 / norm),
-                                                  ws.dv, config_.max_length);
-    encoder_.backward(ws.encoder, ws.dv);
-    return {r.nll / norm, r.nll, r.tokens, B};
+  LossStats train_batch(const PairBatch& batch, Workspace& ws) { return train(batch, ws, nullptr); }
+  /// The same with dropout (Zaremba et al. 2014) on the encoder's and the decoder's embeddings,
+  /// between stacked layers and before the softmax; rate 0 is exactly train_batch(batch, ws). The
+  /// masks are a function of (dropout.seed, dropout.step, dropout.first_sequence) and the batch's
+  /// layout alone (dropout.hpp), kept in `ws` for backward. A rate outside [0, 1) throws
+  /// std::invalid_argument before anything is computed.
+  LossStats train_batch(const PairBatch& batch, Workspace& ws, const DropoutOptions& dropout) {
+    check_dropout(dropout);
+    return train(batch, ws, dropout.rate > 0 ? &dropout : nullptr);
   }
   LossStats train_batch(const PairBatch& batch) {
     Workspace ws;
@@ -214,6 +216,19 @@ class Seq2Seq {
   static void visit_impl(Self& self, F& f, const ParamName& prefix) {
     self.encoder_.visit_parameters(f, prefix.child("encoder"));
     self.decoder_.visit_parameters(f, prefix.child("decoder"));
+  }
+
+  LossStats train(const PairBatch& batch, Workspace& ws, const DropoutOptions* dropout) {
+    check_batch(batch);
+    const Index B = static_cast<Index>(batch.size());
+    Index tokens = 0;
+    for (const auto& y : batch.target) tokens += static_cast<Index>(y.size()) + 1;
+    const double norm = loss_normaliser(config_.per_token_loss, static_cast<double>(B), static_cast<double>(tokens));
+    encoder_.forward(batch.source, ws.encoder, ws.v, config_.max_length, dropout);
+    const NLLResult r = decoder_.forward_backward(batch.target, ws.v, ws.decoder, static_cast<Scalar>(1.0 / norm),
+                                                  ws.dv, config_.max_length, dropout);
+    encoder_.backward(ws.encoder, ws.dv);
+    return {r.nll / norm, r.nll, r.tokens, B};
   }
 
   static ModelConfig checked(const ModelConfig& c) {

@@ -10,6 +10,7 @@
 #include "rng.hpp"
 #include "param.hpp"
 #include "param_layout.hpp"
+#include "dropout.hpp"
 #include "lstm_cell.hpp"
 #include "stacked_lstm.hpp"
 #include "embedding.hpp"

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "dropout.hpp"
 #include "lstm_cell.hpp"
 
 namespace seq2seq {
@@ -34,17 +35,22 @@ struct LSTMState {
 };
 
 /// Per-batch cache of a StackedLSTM: one LSTMTape per layer plus the buffers that carry the
-/// gradient between layers in backward.
+/// gradient between layers in backward and, under dropout, the masks and the dropped inputs.
 template <typename Scalar>
 struct StackedTape {
   std::vector<LSTMTape<Scalar>> layer;
-  Matrix<Scalar> d_between[2];  // H x T*B: dL/d(outputs of layer l-1), ping-pong
+  Matrix<Scalar> d_between[2];          // H x T*B: dL/d(outputs of layer l-1), ping-pong
+  bool dropout = false;                 // the last forward dropped the inputs of layers >= 1 (keep, dropped hold them)
+  std::vector<Matrix<Scalar>> keep;     // entry l-1, H x T*B: the mask m_l of layer l's input (D1)
+  std::vector<Matrix<Scalar>> dropped;  // entry l-1, H x T*B: layer l's input m_l .* h^{l-1} (D1)
 
   /// Top layer outputs h_1..h_T, H x T*B.
   auto outputs() const { return layer.back().outputs(); }
   Index cached_scalars() const {
     Index n = 0;
     for (const auto& t : layer) n += t.cached_scalars();
+    if (dropout)
+      for (std::size_t k = 0; k < keep.size(); ++k) n += keep[k].size() + dropped[k].size();
     return n;
   }
 };
@@ -52,6 +58,15 @@ struct StackedTape {
 /// `Layers` LSTM layers: layer 0 is `Cell` (input size Cell::Input), the others read the layer
 /// below (input size Hidden). Layers is a compile-time depth (the paper: 4) or Dynamic for
 /// a depth chosen at run time. Parameter names: layer0.W, layer0.U, layer0.b, layer1.W, ...
+/// For the input X (Input x T*B) and layer outputs h^l (H x T*B):
+///   (S0) h^0 = LSTM_0(X)
+///   (S1) h^l = LSTM_l(h^{l-1})                      l = 1 .. L-1 (without dropout)
+///   (D1) h^l = LSTM_l(m_l .* h^{l-1})               l = 1 .. L-1 (training with dropout)
+/// Dropout (Zaremba et al. 2014; dropout.hpp) acts between layers only, on the non-recurrent
+/// connection: m_l (H x T*B, entries 0 or 1/(1-p)) is the DropoutStream's mask of layer l; each
+/// layer's own recurrence h_{t-1} -> gates and its c are never dropped, and the stack's input X is
+/// the caller's to drop (the Encoder and Decoder drop their embeddings). Backward: dh^{l-1} = m_l
+/// .* d(input of layer l). A padded step ignores its input, so its mask entries change nothing.
 template <typename Cell, int Layers_>
 class StackedLSTM {
  public:
@@ -101,8 +116,10 @@ class StackedLSTM {
     visit_impl(*this, f, prefix);
   }
 
-  /// Runs every layer over X (Input x T*B) from `init` (nullptr = zeros), recording `tape`.
-  void forward(const ConstRef& X, Index batch, const State* init, Tape& tape, const MaskType* mask = nullptr) const {
+  /// Runs every layer over X (Input x T*B) from `init` (nullptr = zeros), recording `tape`. With an
+  /// active `dropout` (training), layers l >= 1 read m_l .* h^{l-1} (D1), the masks kept in the tape.
+  void forward(const ConstRef& X, Index batch, const State* init, Tape& tape, const MaskType* mask = nullptr,
+               const DropoutStream* dropout = nullptr) const {
     const Index L = layers();
     if (init != nullptr)
       detail::require(init->layers() == L, [&] {
@@ -110,15 +127,30 @@ class StackedLSTM {
                            " layers, the stack has " + std::to_string(L));
       });
     tape.layer.resize(static_cast<std::size_t>(L));
+    tape.dropout = dropout != nullptr && dropout->active() && L > 1;
+    if (tape.dropout) {
+      tape.keep.resize(static_cast<std::size_t>(L - 1));
+      tape.dropped.resize(static_cast<std::size_t>(L - 1));
+    }
     const Mat none;
     for (Index l = 0; l < L; ++l) {
-      const ConstRef h0 = init ? ConstRef(init->h[static_cast<std::size_t>(l)]) : ConstRef(none);
-      const ConstRef c0 = init ? ConstRef(init->c[static_cast<std::size_t>(l)]) : ConstRef(none);
-      auto& tl = tape.layer[static_cast<std::size_t>(l)];
-      if (l == 0)
-        first_.forward(X, batch, h0, c0, tl, mask);
-      else
-        upper(l).forward(tape.layer[static_cast<std::size_t>(l - 1)].outputs(), batch, h0, c0, tl, mask);
+      const auto ul = static_cast<std::size_t>(l);
+      const ConstRef h0 = init ? ConstRef(init->h[ul]) : ConstRef(none);
+      const ConstRef c0 = init ? ConstRef(init->c[ul]) : ConstRef(none);
+      auto& tl = tape.layer[ul];
+      if (l == 0) {
+        first_.forward(X, batch, h0, c0, tl, mask);  // (S0)
+      } else if (!tape.dropout) {
+        upper(l).forward(tape.layer[ul - 1].outputs(), batch, h0, c0, tl, mask);  // (S1)
+      } else {
+        const auto& below = tape.layer[ul - 1];
+        Mat& m = tape.keep[ul - 1];
+        Mat& x = tape.dropped[ul - 1];
+        dropout->fill(l, hidden_size(), below.steps, batch, m);
+        detail::ensure_shape(x, hidden_size(), below.steps * batch);
+        x.array() = m.array() * below.outputs().array();  // (D1) m_l .* h^{l-1}
+        upper(l).forward(x, batch, h0, c0, tl, mask);     // (D1)
+      }
     }
   }
 
@@ -137,7 +169,8 @@ class StackedLSTM {
   /// Backward through layers and time. Reads dH_top (H x T*B gradient on the top layer's outputs,
   /// empty = none) and d_final (gradient on every layer's final (h, c); nullptr = none). Writes
   /// *dX (Input x T*B) and *d_init (gradient on the initial state) when not null. Accumulates into
-  /// every layer's parameter gradients. Consumes the tape.
+  /// every layer's parameter gradients. Consumes the tape. Under dropout (tape.dropout) the
+  /// gradient reaching layer l-1 goes through the same masks as forward did.
   void backward(const ConstRef& X, Tape& tape, const ConstRef& dH_top, const State* d_final, Mat* dX, State* d_init) {
     const Index L = layers();
     detail::require(static_cast<Index>(tape.layer.size()) == L, "StackedLSTM::backward: tape does not match the stack");
@@ -153,9 +186,13 @@ class StackedLSTM {
       const ConstRef dc_T = d_final ? ConstRef(d_final->c[ul]) : ConstRef(none);
       auto& tl = tape.layer[ul];
       if (l == 0) {
-        first_.backward(X, tl, dH, dh_T, dc_T, dX);
+        first_.backward(X, tl, dH, dh_T, dc_T, dX);  // (S0)
+      } else if (!tape.dropout) {
+        upper(l).backward(tape.layer[ul - 1].outputs(), tl, dH, dh_T, dc_T, &tape.d_between[l % 2]);  // (S1)
       } else {
-        upper(l).backward(tape.layer[ul - 1].outputs(), tl, dH, dh_T, dc_T, &tape.d_between[l % 2]);
+        Mat& d = tape.d_between[l % 2];
+        upper(l).backward(tape.dropped[ul - 1], tl, dH, dh_T, dc_T, &d);  // (D1): d(m_l .* h^{l-1})
+        d.array() *= tape.keep[ul - 1].array();                           // (D1): dh^{l-1} = m_l .* that
       }
       if (d_init != nullptr) {
         d_init->h[ul] = tl.dh;

@@ -263,6 +263,7 @@ TEST_CASE_TEMPLATE("K data-parallel steps equal K single-process steps on the sa
   struct Variant {
     std::string name;
     mpi::DataParallelOptions options;
+    double dropout = 0;
   };
   mpi::DataParallelOptions tiny_buckets, blocking, one_bucket;
   tiny_buckets.bucket_bytes = 100;  // 25 floats / 12 doubles: buckets split tensors and tensors split buckets
@@ -273,11 +274,15 @@ TEST_CASE_TEMPLATE("K data-parallel steps equal K single-process steps on the sa
   one_bucket.overlap = true;
   for (const Variant& v : {Variant{"defaults (4 MiB buckets, blocking)", mpi::DataParallelOptions()},
                            Variant{"100-byte buckets, overlapped", tiny_buckets},
-                           Variant{"256-byte buckets, blocking", blocking}, Variant{"one bucket, overlapped", one_bucket}}) {
+                           Variant{"256-byte buckets, blocking", blocking}, Variant{"one bucket, overlapped", one_bucket},
+                           // Each rank's masks are those of its pairs in the global batch (first_sequence).
+                           Variant{"defaults, dropout 0.3", mpi::DataParallelOptions(), 0.3}}) {
     for (const bool adam : {false, true}) {
       CAPTURE(v.name);
       CAPTURE(adam);
-      const TrainOptions topt{/*clip=*/0.5, NonFinitePolicy::stop};
+      TrainOptions topt{/*clip=*/0.5, NonFinitePolicy::stop};
+      topt.dropout = v.dropout;
+      topt.dropout_seed = 11;
       auto dp_model = make_model<Model>();
       auto ref_model = make_model<Model>();
       const double lr = adam ? 0.01 : 0.5;

@@ -1,4 +1,5 @@
-// The steady state of a training step and of a decoding step makes no heap allocation.
+// The steady state of a training step (with and without dropout) and of a decoding step makes no
+// heap allocation.
 //
 // Built as its own executable: EIGEN_RUNTIME_NO_MALLOC changes Eigen's inline allocation functions,
 // so it must hold for every translation unit of the program. Eigen's GEMM takes its packing
@@ -77,6 +78,38 @@ TEST_CASE_TEMPLATE("a steady-state training step allocates nothing", Cell, LSTMC
   });
   CHECK(news == 0);
   CHECK(trainer.attempted() == 5);
+}
+
+TEST_CASE_TEMPLATE("a steady-state training step with dropout at every site allocates nothing", Cell,
+                   LSTMCell<float, 64, 48>, LSTMCell<float, Dynamic, Dynamic>) {
+  // The step the Trainer takes, by hand (zero_grad, train_batch, clipping, update), with dropout:
+  // the masks and the dropped copies live in the workspace, drawn anew at every step.
+  using Stack = StackedLSTM<Cell, 2>;
+  using Model = Seq2Seq<Encoder<Stack>, Decoder<Stack>>;
+  Model model(small_config());
+  Rng rng(9);
+  init_uniform(model, rng, 0.08);
+  Optimizer<Adam, float> opt;
+  typename Model::Workspace ws;
+  const PairBatch batch = batch_of<Model>(16, 12, 10, 300, rng);
+  DropoutOptions dropout;
+  dropout.rate = 0.3;
+  dropout.seed = 11;
+  const auto step = [&] {
+    zero_grad(model);
+    model.train_batch(batch, ws, dropout);
+    clip_global_norm(model, 5.0);
+    opt.step(model, 1e-3);
+    ++dropout.step;
+  };
+  step();  // warm-up: buffers reach their size
+  step();
+  const long news = allocations_during([&] {
+    for (int i = 0; i < 3; ++i) step();
+  });
+  CHECK(news == 0);
+  CHECK(ws.encoder.dropout);
+  CHECK(ws.decoder.stack.dropout);
 }
 
 TEST_CASE("a steady-state decoding step allocates nothing") {

@@ -215,6 +215,7 @@ class DataParallel {
       throw Error("shard: the global batch is empty or has " + std::to_string(global.source.size()) + " sources but " +
                   std::to_string(global.target.size()) + " targets");
     const ShardRange range = shard_range(global.size(), comm_.rank(), comm_.size());
+    shard_begin_ = range.begin;
     batch_checksum_ = batch_checksum(global);
     global_size_ = static_cast<std::int64_t>(global.size());
     stand_in_ = range.empty();
@@ -235,6 +236,9 @@ class DataParallel {
   }
   /// True when the last shard() returned a stand-in (this rank has no examples of that batch).
   bool stand_in() const { return stand_in_; }
+  /// The index in the global batch of the last shard's first pair (its dropout masks are those a
+  /// single process draws for these pairs: DropoutOptions::first_sequence).
+  std::size_t shard_begin() const { return shard_begin_; }
 
   /// The gradient hook (Trainer::step calls it between backward and the NaN guard).
   template <typename Model, typename Stats>
@@ -283,7 +287,7 @@ class DataParallel {
     timing_.counts += t1 - t0;
   }
 
-  /// One data-parallel training step: trainer.step(shard(global), lr, *this). When this rank fails
+  /// One data-parallel training step: trainer.step(shard(global), lr, *this, shard_begin()). When this rank fails
   /// before its gradient exchange (bad input, say), it still takes part in the step's first
   /// collective, marked as failed, so the other ranks throw Error instead of waiting for it
   /// forever; then it rethrows its own exception.
@@ -292,7 +296,7 @@ class DataParallel {
     const PairBatch& local = shard(global);
     reached_hook_ = false;
     try {
-      return trainer.step(local, lr, *this);
+      return trainer.step(local, lr, *this, static_cast<Index>(shard_begin_));
     } catch (...) {
       if (!reached_hook_) {
         reached_hook_ = true;
@@ -444,6 +448,7 @@ class DataParallel {
   std::vector<MPI_Request> requests_;
   std::vector<detail::StepInfo> gathered_;
   PairBatch shard_;
+  std::size_t shard_begin_ = 0;
   bool stand_in_ = false;
   bool reached_hook_ = false;
   std::uint64_t batch_checksum_ = 0;

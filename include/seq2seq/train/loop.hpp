@@ -45,7 +45,8 @@ inline const char* to_string(StopReason r) {
 struct LoopOptions {
   double epochs = 1;              // may be fractional (the paper: 7.5)
   std::size_t batch_size = 32;    // pairs per batch (the paper: 128)
-  std::size_t bucket_window = 0;  // plan_batches' length-sorting window (0: 100 batches)
+  std::size_t bucket_window = 0;  // plan_batches' length-sorting window (0: 100 batches; SIZE_MAX: the corpus)
+  LengthKey length_key = LengthKey::source_then_target;  // what the window is sorted by
   std::uint64_t seed = 1;         // batch order
   double time_budget = 0;         // seconds of this call, validation included; 0 = none
   std::int64_t patience = 0;      // stop after this many validations without a better metric; 0 = never
@@ -127,7 +128,8 @@ StopReason train(const PairBatch& data, StepFn&& step, Schedule&& schedule, cons
 
   while (static_cast<double>(at.epoch) < options.epochs) {
     at.order_state = rng_state(order);  // this epoch's plan can be drawn again on resume
-    const auto plan = plan_batches(data.source, data.target, options.batch_size, order, options.bucket_window);
+    const auto plan =
+        plan_batches(data.source, data.target, options.batch_size, order, options.bucket_window, options.length_key);
     detail::require(at.batch <= plan.size(), "train: the progress points past the end of an epoch (another corpus?)");
     const std::uint64_t first = at.batch;
     for (; at.batch < plan.size(); ++at.batch) {

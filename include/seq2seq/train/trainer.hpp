@@ -4,6 +4,7 @@
 #define SEQ2SEQ_TRAIN_TRAINER_HPP
 
 #include "../data/types.hpp"
+#include "../dropout.hpp"
 #include "../optim/clip.hpp"
 #include "../optim/optimizer.hpp"
 #include "../param.hpp"
@@ -13,6 +14,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace seq2seq {
@@ -41,6 +43,12 @@ struct TrainOptions {
   /// Under skip: this many non-finite steps in a row throw NonFiniteError (weights that hold NaN
   /// cannot heal, so skipping forever would only hide it); 0 = never.
   std::int64_t max_skips_in_a_row = 0;
+  /// Dropout on the model's non-recurrent connections (dropout.hpp; the model needs a
+  /// train_batch(batch, ws, DropoutOptions) overload). The masks of a step follow from
+  /// (dropout_seed, the optimizer's step number, the pairs' places in the batch), so a resumed run
+  /// draws the same masks as one that never stopped. 0 = off.
+  double dropout = 0;
+  std::uint64_t dropout_seed = 0;
 };
 
 /// The outcome of one step.
@@ -57,6 +65,15 @@ struct NoGradientHook {
   template <typename Model, typename Stats>
   void operator()(Model&, Stats&) const {}
 };
+
+namespace detail {
+template <typename Model, typename = void>
+struct has_dropout_overload : std::false_type {};
+template <typename Model>
+struct has_dropout_overload<Model, std::void_t<decltype(std::declval<Model&>().train_batch(
+                                       std::declval<const PairBatch&>(), std::declval<typename Model::Workspace&>(),
+                                       std::declval<const DropoutOptions&>()))>> : std::true_type {};
+}  // namespace detail
 
 /// One optimizer step per batch: zero_grad, model.train_batch, hook, NaN/Inf guard, global-norm
 /// clipping (clip_global_norm), optimizer update. The model and optimizer are borrowed; the
@@ -77,7 +94,11 @@ class Trainer {
                                                             std::declval<typename Model::Workspace&>()));
 
   Trainer(Model& model, OptimizerType& optimizer, TrainOptions options = TrainOptions())
-      : model_(model), optimizer_(optimizer), options_(options) {}
+      : model_(model), optimizer_(optimizer), options_(options) {
+    check_dropout(DropoutOptions{options_.dropout, 0, 0, 0});
+    if constexpr (!detail::has_dropout_overload<Model>::value)
+      detail::require(options_.dropout == 0, "Trainer: this model type has no dropout (train_batch with DropoutOptions)");
+  }
 
   Model& model() { return model_; }
   OptimizerType& optimizer() { return optimizer_; }
@@ -88,14 +109,16 @@ class Trainer {
   std::int64_t attempted() const { return attempted_; }
   std::int64_t skipped() const { return skipped_; }
 
+  /// `first_sequence`: the index of the batch's first pair in the global batch (a data-parallel
+  /// shard's offset), so that dropout draws the masks one process training everything would.
   template <typename Hook = NoGradientHook>
-  StepResult<Stats> step(const PairBatch& batch, double lr, Hook&& hook = Hook()) {
+  StepResult<Stats> step(const PairBatch& batch, double lr, Hook&& hook = Hook(), Index first_sequence = 0) {
     ++attempted_;
     zero_grad(model_);
     StepResult<Stats> r;
     std::string forward_error;
     try {
-      r.stats = model_.train_batch(batch, ws_);
+      r.stats = train_batch(batch, first_sequence);
     } catch (const NonFiniteInputError& e) {
       forward_error = e.what();
       r.stats = Stats{};
@@ -129,6 +152,18 @@ class Trainer {
   }
 
  private:
+  Stats train_batch(const PairBatch& batch, Index first_sequence) {
+    if constexpr (detail::has_dropout_overload<Model>::value) {
+      if (options_.dropout > 0) {
+        const DropoutOptions d{options_.dropout, options_.dropout_seed,
+                               static_cast<std::uint64_t>(optimizer_.step_count() + 1), first_sequence};
+        return model_.train_batch(batch, ws_, d);
+      }
+    }
+    (void)first_sequence;
+    return model_.train_batch(batch, ws_);
+  }
+
   /// "NaN", "Inf", "-Inf" or the number (std::to_string would print "-nan" for some NaNs).
   static std::string describe(double v) {
     if (std::isnan(v)) return "NaN";
