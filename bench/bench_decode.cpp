@@ -3,7 +3,8 @@
 //
 //   corpus/<search>/<precision>/<how>   sentences/s translating the test sources of a corpus
 //        with a model trained on it; given by SEQ2SEQ_BENCH_MODEL (a toy_translation model file)
-//        and SEQ2SEQ_BENCH_SOURCES (one sentence per line); skipped without them.
+//        and SEQ2SEQ_BENCH_SOURCES (one sentence per line); skipped without them. The shortlist is
+//        the model's stored one (train --shortlist-k) or the file SEQ2SEQ_BENCH_SHORTLIST names.
 //   vocab8k/<search>/<precision>/<how>  the same for bench_train's model (embeddings 256, hidden
 //        256, 2 layers, 8,000-word vocabularies, random weights) on 64 random 20-word sources,
 //        at most 20 words out (random weights rarely end a sentence early).
@@ -82,7 +83,9 @@ std::unique_ptr<Workload> load_corpus() {
   std::string line;
   while (std::getline(in, line)) w->sources.push_back(loaded.source_vocab.encode(tokenize(line)));
   const auto sl = loaded.metadata.find("shortlist");
-  if (sl != loaded.metadata.end())
+  if (const char* file = std::getenv("SEQ2SEQ_BENCH_SHORTLIST"); file != nullptr && *file != '\0')
+    w->shortlist = std::make_unique<Shortlist>(Shortlist::load(file, loaded.source_vocab, loaded.target_vocab));
+  else if (sl != loaded.metadata.end())
     w->shortlist = std::make_unique<Shortlist>(Shortlist::from_text(sl->second, loaded.source_vocab, loaded.target_vocab));
   g_target_vocab = loaded.target_vocab;
   return w;

@@ -4,7 +4,7 @@
 #
 #   bench/run.sh [--backend eigen|dnnl|openblas] [--reps N] [--min-time S] [--out DIR] [--build DIR]
 #                [--filter REGEX] [--no-torch-script] [--only lstm|train|decode]
-#                [--decode-model FILE --decode-data DIR]
+#                [--decode-model FILE --decode-data DIR [--decode-shortlist FILE]]
 #
 #   lstm.json / lstm.md     the cell grid (ours, oneDNN, libtorch; 1 and 2 threads), via compare.py
 #   train.json / train.md   training step, beam-5 and greedy decoding beside PyTorch, via compare_train.py
@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-backend=eigen reps=5 min_time=0.3 out="" build="" filter="" torch_script=1 only="" decode_model="" decode_data=""
+backend=eigen reps=5 min_time=0.3 out="" build="" filter="" torch_script=1 only="" decode_model="" decode_data="" decode_shortlist=""
 while (($#)); do
   case "$1" in
     --backend) backend="$2"; shift 2 ;;
@@ -35,6 +35,7 @@ while (($#)); do
     --only) only="$2"; shift 2 ;;
     --decode-model) decode_model="$2"; shift 2 ;;
     --decode-data) decode_data="$2"; shift 2 ;;
+    --decode-shortlist) decode_shortlist="$2"; shift 2 ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -46,7 +47,10 @@ mkdir -p "$out"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSEQ2SEQ_BUILD_BENCHMARKS=ON \
   -DSEQ2SEQ_BUILD_TESTS=OFF -DSEQ2SEQ_BUILD_EXAMPLES=OFF -DSEQ2SEQ_HEADER_CHECK=OFF \
   -DSEQ2SEQ_GEMM_BACKEND="$backend" >/dev/null
-cmake --build "$build" -j "$(nproc)"
+# --only builds its own binary alone.
+targets=()
+[[ -n "$only" ]] && targets=(--target "bench_$only")
+cmake --build "$build" -j "$(nproc)" "${targets[@]}"
 
 export MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296
 # OpenBLAS starts with 2 threads; bench_lstm sets the count per case (openblas_set_num_threads).
@@ -88,6 +92,7 @@ if [[ -z "$only" || "$only" == decode ]]; then
   if [[ -n "$decode_model" && -n "$decode_data" ]]; then
     cut -f1 "$decode_data/test.tsv" >"$tr_dir/sources.txt"
     decode_env+=(SEQ2SEQ_BENCH_MODEL="$decode_model" SEQ2SEQ_BENCH_SOURCES="$tr_dir/sources.txt" SEQ2SEQ_BENCH_OUT="$tr_dir")
+    [[ -n "$decode_shortlist" ]] && decode_env+=(SEQ2SEQ_BENCH_SHORTLIST="$decode_shortlist")
   fi
   env "${decode_env[@]}" "$build/bench/bench_decode" "${args[@]}" --benchmark_out="$out/decode.json" | tee "$out/decode.txt"
   decode_torch=()
