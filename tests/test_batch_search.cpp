@@ -384,7 +384,8 @@ TEST_CASE("int8 and bf16 translations agree with float on a model trained on rea
   const std::vector<Sentence> greedy = m.translate_greedy(tiny.sources);
   for (const auto& [p, portable] : std::vector<std::pair<Precision, bool>>{
            {Precision::bf16, false}, {Precision::int8, false}, {Precision::bf16, true}, {Precision::int8, true}}) {
-    CAPTURE(precision_name(p));
+    const std::string name = precision_name(p);  // doctest prints a const char* as a pointer
+    CAPTURE(name);
     CAPTURE(portable);
     FloatModel q = m;
     if (portable) detail::force_portable_kernels(true);
@@ -395,7 +396,7 @@ TEST_CASE("int8 and bf16 translations agree with float on a model trained on rea
     std::size_t greedy_same = 0;
     const std::vector<Sentence> g = q.translate_greedy(tiny.sources);
     for (std::size_t i = 0; i < g.size(); ++i) greedy_same += g[i] == greedy[i] ? 1 : 0;
-    MESSAGE(precision_name(p), portable ? " (portable kernel)" : "", ": beam 5 ", beam_same * 200, " / 200, greedy ",
+    MESSAGE(name, std::string(portable ? " (portable kernel)" : ""), ": beam 5 ", beam_same * 200, " / 200, greedy ",
             greedy_same, " / 200 translations identical to float");
     CHECK(beam_same >= (p == Precision::bf16 ? 0.9 : 0.8));
     CHECK(greedy_same >= (p == Precision::bf16 ? 180u : 160u));

@@ -475,8 +475,12 @@ class Int8Matrix {
       data_.assign(static_cast<std::size_t>(row_blocks_ * quads_ * 64), 0);
     for (Index m = 0; m < rows_; ++m) {
       float amax = 0;
-      for (Index k = 0; k < cols_; ++k) amax = std::max(amax, std::abs(static_cast<float>(A(m, k))));
-      if (!std::isfinite(amax)) throw std::invalid_argument("seq2seq: Int8Matrix: the weights hold NaN or Inf");
+      for (Index k = 0; k < cols_; ++k) {
+        const float a = static_cast<float>(A(m, k));
+        // Checked one by one: std::max skips a NaN.
+        if (!std::isfinite(a)) throw std::invalid_argument("seq2seq: Int8Matrix: the weights hold NaN or Inf");
+        amax = std::max(amax, std::abs(a));
+      }
       const float s = int8_scale(amax), inv = 1.0f / s;
       std::int32_t sum = 0;
       for (Index k = 0; k < cols_; ++k) {
@@ -544,8 +548,13 @@ class Int8Matrix {
 #endif
     for (Index n = 0; n < X.cols(); ++n) {
       float amax = 0;
-      for (Index k = 0; k < cols_; ++k) amax = std::max(amax, std::abs(static_cast<float>(X(k, n))));
-      if (!std::isfinite(amax)) throw NonFiniteInputError("seq2seq: Int8Matrix::multiply: the input holds NaN or Inf");
+      bool finite = true;  // checked one by one: std::max skips a NaN
+      for (Index k = 0; k < cols_; ++k) {
+        const float x = static_cast<float>(X(k, n));
+        finite = finite && std::isfinite(x);
+        amax = std::max(amax, std::abs(x));
+      }
+      if (!finite) throw NonFiniteInputError("seq2seq: Int8Matrix::multiply: the input holds NaN or Inf");
       const float s = int8_scale(amax), inv = 1.0f / s;
       std::uint8_t* col = xq + n * ldx;
       for (Index k = 0; k < cols_; ++k) col[k] = static_cast<std::uint8_t>(quantize_int8(static_cast<float>(X(k, n)), inv) + 128);
