@@ -19,8 +19,12 @@ def medians(path):
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
         name = b.get("run_name", b["name"])
-        ms = b["real_time"] * {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}[b.get("time_unit", "ns")]
-        out[name] = (ms, b.get("sentences/s"), b.get("GFLOPS"))
+        unit = {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}[b.get("time_unit", "ns")]
+        ms, cpu_ms = b["real_time"] * unit, b["cpu_time"] * unit
+        rate = b.get("sentences/s")
+        # Sentences per CPU second: on a loaded machine, what one thread would do alone.
+        cpu_rate = None if rate is None or not cpu_ms else rate * ms / cpu_ms
+        out[name] = (ms, rate, b.get("GFLOPS"), cpu_rate)
     return out
 
 
@@ -32,14 +36,14 @@ def ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
 
-def table(tag, ours, torch, bleu):
+def table(tag, ours, torch, bleu, cpu=False):
     def rate(name):
         v = ours.get(f"{tag}/{name}")
-        return v[1] if v else None
+        return (v[3] if cpu else v[1]) if v else None
 
     def trate(name):
         v = torch.get(tag, {}).get(name)
-        return v["sentences_per_s"] if v else None
+        return v.get("sentences_per_cpu_s" if cpu else "sentences_per_s") if v else None
 
     rows = [  # label, beam 5 rate, greedy rate, BLEU keys (translation file stems)
         ("ours, float (packed copies), batched", rate("beam5/float/batched"), rate("greedy/float/batched"),
@@ -62,7 +66,8 @@ def table(tag, ours, torch, bleu):
         ("PyTorch quantize_dynamic, hypotheses batched", trate("beam5_batched/qdynamic"), None,
          "torch-beam5_batched-qdynamic", None),
     ]
-    lines = ["| system | beam 5, sentences/s | greedy, sentences/s | BLEU beam 5 | BLEU greedy |", "|---|---|---|---|---|"]
+    unit = "sentences per CPU s" if cpu else "sentences/s"
+    lines = [f"| system | beam 5, {unit} | greedy, {unit} | BLEU beam 5 | BLEU greedy |", "|---|---|---|---|---|"]
     for label, beam, greedy, bleu_beam, bleu_greedy in rows:
         if beam is None and greedy is None:
             continue
@@ -107,11 +112,13 @@ def main():
                        ("vocab8k", "bench_train's model: 8,000-word vocabularies, random weights, 64 sources of 20 words, 20 words out")):
         if any(k.startswith(tag + "/") for k in ours):
             print(f"### {title}\n\n{table(tag, ours, torch, bleu if tag == 'corpus' else {})}\n")
+            print(f"### {title}: CPU time (sentences per CPU second of the 1-thread process)\n\n"
+                  f"{table(tag, ours, torch, bleu if tag == 'corpus' else {}, cpu=True)}\n")
     cells = {k: v for k, v in ours.items() if k.startswith("cell/")}
     if cells:
         print("### One LSTM layer, inference (H = 256, B = 64, T = 20)\n")
         print("| implementation | ms | GFLOP/s |\n|---|---|---|")
-        for k, (ms, _, gf) in sorted(cells.items()):
+        for k, (ms, _, gf, _) in sorted(cells.items()):
             print(f"| {k.split('/')[1]} | {ms:.3f} | {fmt(gf)} |")
         ref = {k.split("/")[1]: v[0] for k, v in cells.items()}
         for a, b in (("ours-int8", "onednn-int8"), ("ours-float", "onednn-f32"), ("ours-bf16", "onednn-f32")):

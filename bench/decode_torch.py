@@ -17,7 +17,8 @@ dynamically quantized LSTM and output layer (int8 weights, activations quantized
   vocab8k  bench_train's model (embeddings 256, hidden 256, 2 layers, 8,000-word vocabularies,
            uniform(-0.08, 0.08) weights) on 64 random 20-word sources, at most 20 words out
 
-Prints and writes (--json) the median seconds of --reps passes over all sources and sentences/s;
+Prints and writes (--json) the median seconds of --reps passes over all sources and sentences/s,
+in wall time and in this process's CPU time (sentences_per_cpu_s);
 with --out DIR also DIR/torch-<case>.txt, the corpus translations (for reference/bleu.py).
 Run with Debian's torch and the peers' best settings (ANCHORS.md):
   OPENBLAS_NUM_THREADS=1 MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \\
@@ -138,13 +139,16 @@ def greedy(model, sources, max_length, batch=64):
 
 
 def timed(fn, reps):
+    """Median wall seconds and median CPU seconds of this process (time.process_time: on a shared
+    machine, CPU time is what a 1-thread run would take alone), and the translations."""
     result = fn()  # warm-up, and the translations
-    times = []
+    times, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+        cpu.append(time.process_time() - c0)
+    return statistics.median(times), statistics.median(cpu), result
 
 
 def random_model():
@@ -168,11 +172,12 @@ def run_cases(model, sources, max_length, reps, ref_reps, ref_maxlen, tag, resul
             ("greedy", lambda: greedy(m, sources, max_length), reps),
         ]
         for name, fn, r in cases:
-            seconds, out = timed(fn, r)
+            seconds, cpu_seconds, out = timed(fn, r)
             key = f"{name}/{precision}"
-            results[tag][key] = {"seconds": seconds, "sentences_per_s": len(sources) / seconds, "reps": r}
-            print(f"{tag}/{key}: {seconds:.3f} s for {len(sources)} sentences, {len(sources) / seconds:.1f} sentences/s",
-                  flush=True)
+            results[tag][key] = {"seconds": seconds, "sentences_per_s": len(sources) / seconds, "reps": r,
+                                 "cpu_seconds": cpu_seconds, "sentences_per_cpu_s": len(sources) / cpu_seconds}
+            print(f"{tag}/{key}: {seconds:.3f} s for {len(sources)} sentences, {len(sources) / seconds:.1f} sentences/s"
+                  f" ({cpu_seconds:.3f} s CPU, {len(sources) / cpu_seconds:.1f} sentences per CPU second)", flush=True)
             if out_dir and vocab:
                 with open(os.path.join(out_dir, f"torch-{name}-{precision}.txt"), "w", encoding="utf-8") as f:
                     for ids in out:

@@ -511,7 +511,8 @@ TEST_CASE("the shared corpus's test set, when SEQ2SEQ_DECODE_MODEL and SEQ2SEQ_D
   FloatModel::DecodeWorkspace ws;
   for (const Sentence& s : sources) one.push_back(loaded.model.translate(s, opt, ws));
   const double same = agreement(loaded.model, sources, loaded.model.translate(sources, opt, ws), one, 1e-3);
-  MESSAGE(same * static_cast<double>(sources.size()), " of ", sources.size(), " translations identical");
+  const auto identical = static_cast<long>(std::lround(same * static_cast<double>(sources.size())));
+  MESSAGE(identical, " of ", static_cast<long>(sources.size()), " translations identical");
   CHECK(same >= 0.99);
 }
 
