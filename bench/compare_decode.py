@@ -19,12 +19,15 @@ def medians(path):
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
         name = b.get("run_name", b["name"])
+        if name.endswith("/real_time"):  # UseRealTime() appends it
+            name = name[: -len("/real_time")]
         unit = {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}[b.get("time_unit", "ns")]
         ms, cpu_ms = b["real_time"] * unit, b["cpu_time"] * unit
         rate = b.get("sentences/s")
         # Sentences per CPU second: on a loaded machine, what one thread would do alone.
         cpu_rate = None if rate is None or not cpu_ms else rate * ms / cpu_ms
-        out[name] = (ms, rate, b.get("GFLOPS"), cpu_rate)
+        gflops = b.get("GFLOPS")  # Google Benchmark stores the rate in FLOP/s
+        out[name] = (ms, rate, None if gflops is None else gflops / 1e9, cpu_rate)
     return out
 
 

@@ -55,7 +55,7 @@ def beam_ref(model, src, k, maxlen):
         cand = []
         for sc, seq, (h, c) in beams:
             y, (h2, c2) = model.decoder(model.dec_embedding(torch.tensor([[seq[-1]]])), (h, c))
-            lp = torch.log_softmax(model.output(y[0, 0]), -1)
+            lp = torch.log_softmax(model.output(y[0])[0], -1)  # 2-D for the quantized Linear
             top = torch.topk(lp, k)
             for v, i in zip(top.values.tolist(), top.indices.tolist()):
                 cand.append((sc + v, seq + [i], (h2, c2)))
