@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import seq2seq_torch as st  # noqa: E402
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
+PRECISIONS = set()  # --precisions
 
 
 def limit_of(source, max_length):
@@ -165,6 +166,8 @@ def random_model():
 def run_cases(model, sources, max_length, reps, ref_reps, ref_maxlen, tag, results, out_dir, vocab):
     quantized = torch.quantization.quantize_dynamic(model, {nn.LSTM, nn.Linear}, dtype=torch.qint8)
     for precision, m in (("float", model), ("qdynamic", quantized)):
+        if precision not in PRECISIONS:
+            continue
         m.eval()
         cases = [
             ("beam5_ref", lambda: [beam_ref(m, s, 5, ref_maxlen) for s in sources], ref_reps),
@@ -192,10 +195,12 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--ref-reps", type=int, default=3, help="repetitions of the slow torch_ref-style search")
+    ap.add_argument("--precisions", default="float,qdynamic", help="which of float,qdynamic to time")
     ap.add_argument("--json", metavar="FILE")
     ap.add_argument("--out", metavar="DIR", help="write the corpus translations here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    PRECISIONS.update(args.precisions.split(","))
     results = {"torch": torch.__version__, "threads": args.threads,
                "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "unset"), "corpus": {}, "vocab8k": {}}
     if args.model and args.sources:
