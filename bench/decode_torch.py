@@ -9,7 +9,7 @@
   greedy         batches of 64 sources sorted by length, every sentence of a batch stepped until
                  all have produced <EOS> or reached 2n + 10 words; log_softmax, arg-max over the
                  words (never <pad> or <s>)
-each in float and with torch.quantization.quantize_dynamic({nn.LSTM, nn.Linear}, qint8): the
+each in float and with torch.quantization.quantize_dynamic({nn.LSTM, nn.Linear}, qint8) (--precisions picks): the
 dynamically quantized LSTM and output layer (int8 weights, activations quantized per call).
 
   corpus   --model FILE (a toy_translation model, loaded with tools/interop/seq2seq_torch.py)
