@@ -11,7 +11,7 @@
 namespace toy {
 
 int run_eval(const std::string& model_path, const std::string& data, const std::string& test, std::size_t beam,
-             bool beam_given, std::size_t show, const std::string& output, const DecodeFlags& decode) {
+             bool beam_given, std::size_t show, const std::string& output, bool tokenized, const DecodeFlags& decode) {
   Bundle b = load_bundle(resolve_model_path(model_path));
   set_decoding(b, decode.precision, decode.shortlist, decode.shortlist_file);
   std::vector<Pair> pairs;
@@ -38,7 +38,7 @@ int run_eval(const std::string& model_path, const std::string& data, const std::
   print_samples(std::cout, r, show);
   if (!output.empty()) {
     std::string text;
-    for (const std::string& h : r.hypotheses) text += h + "\n";
+    for (const std::string& h : tokenized ? r.tokenized : r.hypotheses) text += h + "\n";
     write_text_file(output, text);
   }
   return 0;

@@ -15,7 +15,7 @@
 namespace toy {
 
 int run_translate(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t beam, bool beam_given,
-                  std::size_t nbest, double alpha, bool show_scores, const DecodeFlags& decode) {
+                  std::size_t nbest, double alpha, bool show_scores, bool tokenized, const DecodeFlags& decode) {
   Bundle b = load_bundle(resolve_model_path(model_path));
   set_decoding(b, decode.precision, decode.shortlist, decode.shortlist_file);
   seq2seq::DecodeOptions opt;
@@ -53,11 +53,11 @@ int run_translate(const std::string& model_path, const std::vector<std::string>&
       }
       const std::vector<seq2seq::Hypothesis>& hyps = out[next++];
       if (opt.nbest == 1 && !show_scores) {
-        std::cout << decode_text(b.target, hyps.front().tokens) << "\n";
+        std::cout << decode_text(b, hyps.front().tokens, tokenized) << "\n";
       } else {
         for (std::size_t r = 0; r < hyps.size(); ++r)
           std::cout << p.number << "\t" << r + 1 << "\t" << fixed(hyps[r].log_prob, 4) << "\t"
-                    << decode_text(b.target, hyps[r].tokens) << "\n";
+                    << decode_text(b, hyps[r].tokens, tokenized) << "\n";
       }
     }
     std::cout.flush();
@@ -74,8 +74,8 @@ int run_translate(const std::string& model_path, const std::vector<std::string>&
         sources.push_back(encode_source(b, line, &unknown));
         pending.push_back({sentence, true});
         if (unknown)
-          std::cerr << in.name() << ":" << in.number() << ": note: " << unknown << " unknown word" << (unknown > 1 ? "s" : "")
-                    << " read as <unk>\n";
+          std::cerr << in.name() << ":" << in.number() << ": note: " << unknown << " unknown "
+                    << (b.source_tokenizer->kind() == "word" ? "word" : "token") << (unknown > 1 ? "s" : "") << " read as <unk>\n";
       } catch (const std::invalid_argument& e) {
         // One bad line does not stop the others.
         std::cerr << in.name() << ":" << in.number() << ": error: " << e.what() << "\n";
@@ -109,10 +109,10 @@ int run_score(const std::string& model_path, const std::vector<std::string>& inp
       try {
         const std::string target = line.substr(tab + 1, end - tab - 1);
         src.push_back(encode_source(b, line.substr(0, tab)));
-        const std::vector<std::string> t = tokens_of(target);
+        const std::vector<std::string> t = tokens_of(*b.target_tokenizer, target);
         if (t.empty()) throw std::invalid_argument("empty target sentence");
         if (b.config.max_length > 0 && static_cast<Index>(t.size()) > b.config.max_length)
-          throw std::invalid_argument("target of " + std::to_string(t.size()) + " words is longer than the model's limit of " +
+          throw std::invalid_argument("target of " + std::to_string(t.size()) + " tokens is longer than the model's limit of " +
                                       std::to_string(b.config.max_length));
         tgt.push_back(b.target.encode(t));
       } catch (const std::invalid_argument& e) {

@@ -133,14 +133,85 @@ else
   fail "resumed training differs: '$a' vs '$b'"
 fi
 
+# --- dropout is deterministic under a seed; --keep average is the average command's mean ---------
+params() { grep -a -o '"seq2seq.checksum": *"[0-9a-f]*"' "$1" | head -n 1; }
+losses() { awk -F, '$4 == "train" { print $5 }' "$1/train_log.csv"; }
+small=(--pairs 2000 --embed 16 --hidden 32 --layers 2 --batch 16 --seed 5 --quiet --show 0 --log-every 10 --epochs 2)
+"$exe" train --out run_d1 "${small[@]}" --dropout 0.3 --keep average --average 2 >d1.out 2>d1.err
+expect_status "train --dropout 0.3 --keep average --average 2" 0 $?
+"$exe" train --out run_d2 "${small[@]}" --dropout 0.3 --keep average --average 2 >/dev/null 2>&1
+"$exe" train --out run_d0 "${small[@]}" >/dev/null 2>&1
+if [[ -n "$(losses run_d1)" && "$(losses run_d1)" == "$(losses run_d2)" && "$(params run_d1/last.safetensors)" == "$(params run_d2/last.safetensors)" ]]; then
+  pass "dropout runs with one seed are identical"
+else
+  fail "two dropout runs with one seed differ"
+fi
+[[ "$(losses run_d1)" != "$(losses run_d0)" ]] && pass "dropout changes training" || fail "--dropout 0.3 trains exactly like no dropout"
+[[ -s run_d1/epoch1.safetensors && -s run_d1/epoch2.safetensors ]] && pass "--keep average keeps the epoch-end models" ||
+  fail "--keep average kept no epoch<N>.safetensors: $(ls run_d1)"
+expect_grep "the kept model says it is an average" "average of" d1.out
+"$exe" average --out avg.safetensors run_d1/epoch2.safetensors run_d1/epoch1.safetensors >avg.out 2>avg.err
+expect_status "average MODEL MODEL" 0 $?
+if [[ -n "$(params avg.safetensors)" && "$(params avg.safetensors)" == "$(params run_d1/model.safetensors)" ]]; then
+  pass "the kept average equals the average command's"
+else
+  fail "kept average $(params run_d1/model.safetensors) vs average command $(params avg.safetensors)"
+fi
+[[ "$(params avg.safetensors)" != "$(params run_d1/last.safetensors)" ]] && pass "the average differs from the last model" ||
+  fail "the average is the last model"
+"$exe" average --out bad.safetensors run_d1/epoch2.safetensors run/model.safetensors >bad_avg.out 2>bad_avg.err
+status=$?
+expect_no_crash "average of models of two sizes" $status
+[[ $status -ne 0 && ! -e bad.safetensors ]] && pass "average refuses models of different sizes, writes nothing" ||
+  fail "average of models of two sizes: exit $status"
+
+# --- early stopping: --patience 1 stops at the first validation that is not better ---------------
+# With a learning rate of 1e-7 the greedy translations, and so their BLEU, do not change.
+"$exe" train --out run_es "${small[@]}" --epochs 5 --lr 0.0000001 --valid-metric bleu --patience 1 >es.out 2>es.err
+expect_status "train --patience 1" 0 $?
+expect_grep "--patience stops early" "stopped: early stopping after step" es.err
+
 # --- your own corpus: --data FILE in the Tatoeba layout (a third, ignored column) ----------------
-"$exe" corpus --pairs 2000 | awk -F'\t' '{ print toupper(substr($1, 1, 1)) substr($1, 2) ".\t" $2 " .\tCC-BY 2.0 (France) Attribution: example #" NR }' >own.tsv
-"$exe" train --out run_own --data own.tsv --embed 16 --hidden 32 --layers 1 --epochs 1 --threads 1 --min-count 2 >own.out 2>own.err
+"$exe" corpus --pairs 2000 | awk -F'\t' '{ print toupper(substr($1, 1, 1)) substr($1, 2) ".\t" $2 ".\tCC-BY 2.0 (France) Attribution: example #" NR }' >own.tsv
+"$exe" train --out run_own --data own.tsv --embed 16 --hidden 32 --layers 1 --epochs 3 --threads 1 --min-count 2 >own.out 2>own.err
 expect_status "train --data FILE" 0 $?
 expect_grep "--data: the file is the corpus" "data: 'own.tsv'" own.err
 "$exe" eval --model run_own --show 0 >own_eval.out 2>&1
 expect_status "eval of a --data model (its own test split)" 0 $?
 expect_grep "eval of a --data model" "^BLEU" own_eval.out
+
+# --- readable output: detokenized by the spacing of the training text; --tokenized the tokens -----
+printf 'The dog sees the cat.\n' >sentence.txt
+"$exe" translate --model run_own sentence.txt >detok.out 2>&1
+expect_status "translate (detokenized)" 0 $?
+"$exe" translate --model run_own --tokenized sentence.txt >tok.out 2>&1
+expect_status "translate --tokenized" 0 $?
+if grep -q ' \.' tok.out && [[ "$(sed 's/ \././g' tok.out)" == "$(cat detok.out)" ]]; then
+  pass "translate attaches '.' as the corpus does; --tokenized keeps 'word .' ($(cat detok.out) / $(cat tok.out))"
+else
+  fail "detokenized '$(cat detok.out)', tokenized '$(cat tok.out)'"
+fi
+"$exe" eval --model run_own --show 0 --output own_hyp.txt >/dev/null 2>&1 && grep -q '[a-z]\.' own_hyp.txt && ! grep -q ' \.' own_hyp.txt
+expect_status "eval --output writes detokenized text" 0 $?
+
+# --- subwords: SentencePiece trained on the training split, stored in the model file -------------
+if "$exe" train --out run_sw --data own.tsv --subwords 60 --embed 16 --hidden 32 --layers 1 --epochs 1 --threads 1 \
+    --show 0 >sw.out 2>sw.err; then
+  pass "train --subwords 60"
+  expect_grep "subwords: SentencePiece trained on the training split" "subwords: SentencePiece unigram, 60 pieces per side" sw.err
+  expect_grep "no <unk> in the subword training targets" "training targets: .* 0 <unk>" sw.err
+  expect_grep "cased BLEU beside BLEU" "cased BLEU" sw.out
+  "$exe" translate --model run_sw sentence.txt >sw_tr.out 2>sw_tr.err
+  expect_status "translate with the subword model (tokenizers from the model file)" 0 $?
+  [[ $(wc -l <sw_tr.out) -eq 1 ]] && pass "subword translate: one line" || fail "subword translate: $(cat sw_tr.out)"
+  "$exe" train --out run_swj --data own.tsv --subwords 80 --subwords-joint --subword-type bpe --embed 16 --hidden 16 \
+    --layers 1 --epochs 0.2 --threads 1 --show 0 >swj.out 2>swj.err
+  expect_status "train --subwords 80 --subwords-joint --subword-type bpe" 0 $?
+elif grep -q "needs SentencePiece" sw.err; then
+  echo "skip - subwords: this build has no SentencePiece"
+else
+  fail "train --subwords 60:"; sed 's/^/    /' sw.err | head -20
+fi
 
 # --- bad input: clear message, non-zero exit, no crash --------------------------------------------
 bad() {  # bad NAME WANTED_STATUS PATTERN command...
