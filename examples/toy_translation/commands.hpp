@@ -24,16 +24,32 @@ struct TrainRequest {
   std::size_t threads = 1;
   std::int64_t log_every = 50;
   std::size_t show = 5;     // test translations printed at the end
+  // The target-vocabulary shortlist learned from the training pairs and stored with the model
+  // (seq2seq::Shortlist::learn); k = 0: none.
+  std::int64_t shortlist_k = 20, shortlist_frequent = 100;
+};
+
+/// How eval and translate decode (besides the beam): the weights' precision, the shortlist,
+/// the lines translated together and sampling (translate only).
+struct DecodeFlags {
+  std::string precision = "float";  // float, bf16 or int8 (Seq2Seq::set_precision)
+  bool shortlist = false;           // the shortlist stored with the model (train --shortlist-k)
+  std::string shortlist_file;       // or one from a file (seq2seq::Shortlist's text form)
+  std::size_t batch = 64;           // sentences decoded together
+  bool sample = false;              // draw --nbest translations instead of searching
+  double temperature = 1.0;
+  std::size_t top_k = 0;
+  std::uint64_t seed = 0;
 };
 
 /// `given` says which flags were on the command line (a resumed run refuses changes to them).
 int run_train(const TrainRequest& req, const std::map<std::string, bool>& given);
 /// `tokenized`: --output holds the tokens joined by spaces instead of detokenized text.
 int run_eval(const std::string& model_path, const std::string& data, const std::string& test, std::size_t beam,
-             bool beam_given, std::size_t show, const std::string& output, bool tokenized);
+             bool beam_given, std::size_t show, const std::string& output, bool tokenized, const DecodeFlags& decode = {});
 /// `tokenized`: print the tokens joined by spaces instead of detokenized text.
 int run_translate(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t beam, bool beam_given,
-                  std::size_t nbest, double alpha, bool show_scores, bool tokenized);
+                  std::size_t nbest, double alpha, bool show_scores, bool tokenized, const DecodeFlags& decode = {});
 int run_score(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t batch_size);
 int run_pca(const std::string& model_path, const std::string& input, const std::string& svg, const std::string& state_kind);
 int run_corpus(const DataSpec& d, const std::string& output, const std::string& part);

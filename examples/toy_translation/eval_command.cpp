@@ -4,14 +4,16 @@
 #include "reporting.hpp"
 #include "run_files.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 
 namespace toy {
 
 int run_eval(const std::string& model_path, const std::string& data, const std::string& test, std::size_t beam,
-             bool beam_given, std::size_t show, const std::string& output, bool tokenized) {
-  const Bundle b = load_bundle(resolve_model_path(model_path));
+             bool beam_given, std::size_t show, const std::string& output, bool tokenized, const DecodeFlags& decode) {
+  Bundle b = load_bundle(resolve_model_path(model_path));
+  set_decoding(b, decode.precision, decode.shortlist, decode.shortlist_file);
   std::vector<Pair> pairs;
   std::string what;
   if (!test.empty()) {
@@ -29,8 +31,9 @@ int run_eval(const std::string& model_path, const std::string& data, const std::
   const std::size_t k = beam_given ? beam : b.settings.beam;
   if (k == 0) throw UsageError("--beam must be at least 1");
   const auto t0 = std::chrono::steady_clock::now();
-  const EvalResult r = evaluate(b, pairs, k);
-  std::cout << "eval on " << what << ", " << (k <= 1 ? std::string("greedy") : "beam " + std::to_string(k)) << ":\n"
+  const EvalResult r = evaluate(b, pairs, k, std::max<std::size_t>(1, decode.batch));
+  std::cout << "eval on " << what << ", " << (k <= 1 ? std::string("greedy") : "beam " + std::to_string(k)) << ", "
+            << decode.precision << (b.shortlist ? ", shortlist" : "") << ":\n"
             << describe_eval(r) << "  [" << fixed(seconds_since(t0), 1) << " s]\n";
   print_samples(std::cout, r, show);
   if (!output.empty()) {

@@ -59,20 +59,20 @@ EvalResult evaluate(const Bundle& b, const std::vector<Pair>& pairs, std::size_t
   }
   std::vector<Sentence> outputs(inputs.size());
   Model::DecodeWorkspace dws;
-  if (beam <= 1) {
-    for (const auto& idx : seq2seq::inference_batches(inputs, batch_size)) {
-      check_stop_signal();
-      std::vector<Sentence> chunk;
-      for (std::size_t i : idx) chunk.push_back(inputs[i]);
-      const std::vector<Sentence> out = model.translate_greedy(chunk, dws);
+  seq2seq::DecodeOptions opt;
+  opt.beam = static_cast<Index>(std::max<std::size_t>(beam, 1));
+  opt.batch_size = static_cast<Index>(batch_size);
+  opt.shortlist = b.shortlist.get();
+  for (const auto& idx : seq2seq::inference_batches(inputs, batch_size)) {
+    check_stop_signal();
+    std::vector<Sentence> chunk;
+    for (std::size_t i : idx) chunk.push_back(inputs[i]);
+    if (beam <= 1) {
+      const std::vector<Sentence> out = model.translate_greedy(chunk, dws, 0, opt.shortlist);
       for (std::size_t k = 0; k < idx.size(); ++k) outputs[idx[k]] = out[k];
-    }
-  } else {
-    seq2seq::DecodeOptions opt;
-    opt.beam = static_cast<Index>(beam);
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      check_stop_signal();
-      outputs[i] = model.translate(inputs[i], opt, dws).front().tokens;
+    } else {  // beam search of the whole chunk at once
+      const std::vector<std::vector<seq2seq::Hypothesis>> out = model.translate(chunk, opt, dws);
+      for (std::size_t k = 0; k < idx.size(); ++k) outputs[idx[k]] = out[k].front().tokens;
     }
   }
   // BLEU on text: the hypothesis detokenized, then hypothesis and references split the same way.

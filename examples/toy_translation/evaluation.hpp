@@ -28,8 +28,9 @@ struct EvalResult {
   std::vector<std::vector<std::string>> references;
 };
 
-/// Translates every distinct source of `pairs` (greedy in batches, or beam search one by one) and
-/// scores the result against all its references; perplexity over every pair. At most
+/// Translates every distinct source of `pairs` (in batches of `batch_size`: greedy, or batched beam
+/// search; in the model's precision, with b.shortlist when set) and scores the result against all
+/// its references; perplexity over every pair. At most
 /// `max_sentences` sources are translated when it is not 0. Throws Interrupted on Ctrl-C.
 EvalResult evaluate(const Bundle& b, const std::vector<Pair>& pairs, std::size_t beam, std::size_t batch_size = 128,
                     std::size_t max_sentences = 0);

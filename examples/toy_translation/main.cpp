@@ -2,8 +2,9 @@
 // Le 2014) built on the seq2seq library, on a built-in toy language pair or on your own corpus.
 //
 //   toy_translation train     [--out DIR] [--data FILE] [--time-budget S] [--resume] ...
-//   toy_translation eval      [--model DIR] [--test FILE] [--beam K]
-//   toy_translation translate [--model DIR] [FILE...] [--beam K] [--nbest N]   (stdin without FILE)
+//   toy_translation eval      [--model DIR] [--test FILE] [--beam K] [--precision float|bf16|int8] [--shortlist]
+//   toy_translation translate [--model DIR] [FILE...] [--beam K] [--nbest N] [--precision P] [--shortlist]
+//                             [--sample --temperature T --top-k K --seed S]   (stdin without FILE)
 //   toy_translation score     [--model DIR] [FILE...]        lines "source<TAB>target" -> log p
 //   toy_translation pca       [--model DIR] [--input FILE] [--svg OUT]   sentence vectors, 2-D PCA
 //   toy_translation corpus    [--output FILE]                the built-in corpus as TSV
@@ -142,7 +143,18 @@ int run(int argc, char** argv) {
   train_opts["--resume"] = train->add_flag("--resume", req.resume, "Continue the run in --out from its last checkpoint");
   train_opts["--overwrite"] = train->add_flag("--overwrite", req.overwrite, "Start a new run even if --out holds one");
   train_opts["--quiet"] = train->add_flag("--quiet", req.quiet, "No progress bar and no per-step lines");
+  train_opts["--shortlist-k"] = train->add_option("--shortlist-k", req.shortlist_k, "Target words kept per source word in the shortlist stored with the model (0 = no shortlist)")->check(CLI::Range(std::int64_t{0}, std::int64_t{1000000}))->capture_default_str();
+  train_opts["--shortlist-frequent"] = train->add_option("--shortlist-frequent", req.shortlist_frequent, "Most frequent target words the shortlist keeps for every sentence")->check(CLI::Range(std::int64_t{0}, std::int64_t{1000000}))->capture_default_str();
   train_opts["--resume"]->excludes(train_opts["--overwrite"]);
+
+  // --- decoding flags of eval and translate ---
+  DecodeFlags decode;
+  const auto add_decode_flags = [&](CLI::App* sub) {
+    sub->add_option("--precision", decode.precision, "Weights of the matrix products: float, bf16 or int8")->check(CLI::IsMember({"float", "bf16", "int8"}))->capture_default_str();
+    sub->add_flag("--shortlist", decode.shortlist, "Softmax over the shortlist stored with the model only (train --shortlist-k)");
+    sub->add_option("--shortlist-file", decode.shortlist_file, "Softmax over the shortlist in this file only (seq2seq shortlist text form)");
+    sub->add_option("--batch", decode.batch, "Sentences translated together")->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
+  };
 
   // --- eval ---
   std::string model_path = "toy_run", eval_data, eval_test, eval_output;
@@ -156,6 +168,7 @@ int run(int argc, char** argv) {
   eval->add_option("--output", eval_output, "Write every translation to this file (detokenized text)");
   bool tokenized = false;
   eval->add_flag("--tokenized", tokenized, "--output holds the tokens joined by spaces, not detokenized text");
+  add_decode_flags(eval);
 
   // --- translate ---
   std::vector<std::string> files;
@@ -168,6 +181,11 @@ int run(int argc, char** argv) {
   translate->add_option("--nbest", nbest, "Translations per sentence (at most the beam)")->check(CLI::Range(std::size_t{1}, std::size_t{1000}))->capture_default_str();
   translate->add_option("--length-alpha", alpha, "Rank by log p / (words + 1)^alpha (0 = the paper: none)")->check(CLI::NonNegativeNumber)->capture_default_str();
   translate->add_flag("--scores", show_scores, "Print 'line<TAB>rank<TAB>log p<TAB>translation'");
+  add_decode_flags(translate);
+  translate->add_flag("--sample", decode.sample, "Draw --nbest translations per line instead of searching (back-translation)");
+  translate->add_option("--temperature", decode.temperature, "Sampling: p^(1/T)")->check(CLI::PositiveNumber)->capture_default_str();
+  translate->add_option("--top-k", decode.top_k, "Sampling: only the k most likely words (0 = all)")->capture_default_str();
+  translate->add_option("--seed", decode.seed, "Sampling: the same seed, the same draws")->capture_default_str();
   translate->add_flag("--tokenized", tokenized, "Print the tokens joined by spaces, not detokenized text");
 
   // --- score ---
@@ -252,8 +270,8 @@ int run(int argc, char** argv) {
     Eigen::setNbThreads(static_cast<int>(req.threads));  // 0: OpenMP's default
     return run_train(req, given);
   }
-  if (eval->parsed()) return run_eval(model_path, eval_data, eval_test, beam, eval_beam->count() > 0, show, eval_output, tokenized);
-  if (translate->parsed()) return run_translate(model_path, files, beam, tr_beam->count() > 0, nbest, alpha, show_scores, tokenized);
+  if (eval->parsed()) return run_eval(model_path, eval_data, eval_test, beam, eval_beam->count() > 0, show, eval_output, tokenized, decode);
+  if (translate->parsed()) return run_translate(model_path, files, beam, tr_beam->count() > 0, nbest, alpha, show_scores, tokenized, decode);
   if (score->parsed()) return run_score(model_path, files, batch_size);
   if (pca->parsed()) return run_pca(model_path, pca_input, pca_svg, pca_state);
   if (corpus->parsed()) return run_corpus(corpus_spec, corpus_output, corpus_part);

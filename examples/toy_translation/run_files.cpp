@@ -76,6 +76,30 @@ Bundle to_bundle(seq2seq::io::LoadedModel<Model>&& loaded, const fs::path& path)
   return b;
 }
 
+void set_decoding(Bundle& b, const std::string& precision, bool stored, const std::string& file) {
+  seq2seq::Precision p;
+  try {
+    p = seq2seq::parse_precision(precision);
+  } catch (const std::invalid_argument&) {
+    throw UsageError("--precision must be float, bf16 or int8, not '" + precision + "'");
+  }
+  if (stored && !file.empty()) throw UsageError("give --shortlist or --shortlist-file, not both");
+  if (stored) {
+    const auto it = b.notes.find(kShortlistNote);
+    if (it == b.notes.end())
+      throw std::runtime_error("this model has no stored shortlist (trained with --shortlist-k 0, or before shortlists)");
+    b.shortlist = std::make_shared<const seq2seq::Shortlist>(
+        seq2seq::Shortlist::from_text(it->second, b.source, b.target, "the model's shortlist"));
+  } else if (!file.empty()) {
+    try {
+      b.shortlist = std::make_shared<const seq2seq::Shortlist>(seq2seq::Shortlist::load(file, b.source, b.target));
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(e.what());
+    }
+  }
+  b.model->set_precision(p);
+}
+
 void write_text_file(const fs::path& path, const std::string& text) {
   const fs::path tmp = path.string() + ".tmp";
   {

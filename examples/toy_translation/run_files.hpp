@@ -29,8 +29,18 @@ struct Bundle {
   TrainSettings settings;
   std::unique_ptr<Model> model;
   std::int64_t step = 0;  // training step at which the parameters were saved
-  std::map<std::string, std::string> notes;  // more metadata (an averaged model: "averaged_from")
+  std::map<std::string, std::string> notes;  // more metadata ("averaged_from", "shortlist")
+  std::shared_ptr<const seq2seq::Shortlist> shortlist;  // used by translate and eval when set
 };
+
+/// The metadata key of the shortlist learned at training (seq2seq::Shortlist's text form).
+inline constexpr const char* kShortlistNote = "shortlist";
+
+/// Sets the decoding precision of b's model ("float", "bf16" or "int8") and its shortlist: the
+/// one stored with the model (`stored`) or one read from `file` (neither: none). Throws
+/// UsageError for a bad precision, std::runtime_error for a model without a stored shortlist or
+/// a bad file.
+void set_decoding(Bundle& b, const std::string& precision, bool stored, const std::string& file);
 
 /// io::save_model's file (parameters, configuration, both vocabularies) with the tokenizers and the
 /// training settings and step as extra metadata ("source_tokenizer", "target_tokenizer",

@@ -144,6 +144,16 @@ void prepare(Run& run, const std::map<std::string, bool>& given) {
     run.train.target.push_back(run.bundle.target.encode(tgt[i]));
   }
   if (run.train.size() == 0) throw std::runtime_error("no training pair is within --max-length " + std::to_string(s.data.max_length));
+  if (!req.resume && req.shortlist_k > 0) {
+    // The target words each source word is likely to become (IBM Model 1), stored with the model
+    // for translate --shortlist and eval --shortlist.
+    seq2seq::ShortlistOptions so;
+    so.k = req.shortlist_k;
+    so.frequent = req.shortlist_frequent;
+    run.bundle.notes[kShortlistNote] =
+        seq2seq::Shortlist::learn(run.train.source, run.train.target, run.bundle.source.size(), run.bundle.target.size(), so)
+            .to_text(run.bundle.source, run.bundle.target);
+  }
   std::cerr << "pairs: " << run.split.train.size() << " train, " << run.split.valid.size() << " valid, "
             << run.split.test.size() << " test (no source sentence in two splits)";
   if (dropped) std::cerr << "; " << dropped << " training pairs over --max-length " << s.data.max_length << " dropped";

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "config.hpp"
@@ -12,13 +15,53 @@
 
 namespace seq2seq {
 
+class Shortlist;  // data/shortlist.hpp
+
 /// How to decode. The defaults are the paper's: no length normalisation.
 struct DecodeOptions {
   Index beam = 1;           // hypotheses kept per step (the paper: 1, 2, 12)
-  Index nbest = 1;          // complete hypotheses returned (at most `beam`)
+  Index nbest = 1;          // complete hypotheses returned (at most `beam`; with `sample`, the draws)
   Index max_length = 0;     // most words before <EOS>; 0 = 2 * source length + 10
   double length_alpha = 0;  // > 0: rank complete hypotheses by log p / (words + 1)^alpha
+  // Sampling (back-translation): with `sample`, translating a list of sentences draws `nbest`
+  // translations of each, word by word from p(word | ...)^(1 / temperature), renormalised over
+  // the top_k most likely words when top_k > 0 (never <pad> or <s>), instead of searching; beam is
+  // not used. Sentence i of the list draws from its own generator, seeded from `seed` and i, so a
+  // seed gives the same translations whatever the batch size.
+  bool sample = false;
+  double temperature = 1.0;  // > 0
+  Index top_k = 0;           // 0 = every word
+  std::uint64_t seed = 0;
+  // Translating a list: sentences decoded together (sorted by length, their hypotheses as the
+  // columns of one batch), and an optional target-vocabulary shortlist (not owned; it must outlive
+  // the call): each batch's softmax then covers only the shortlist's words for its sources, and
+  // log-probabilities are normalised over those words.
+  Index batch_size = 64;
+  const Shortlist* shortlist = nullptr;
 };
+
+/// Throws std::invalid_argument naming the first option out of range.
+inline void check_decode_options(const DecodeOptions& opt) {
+  detail::require(opt.beam >= 1,
+                  [&] { return "decoding: beam size must be at least 1, got " + std::to_string(opt.beam); });
+  if (opt.sample)
+    detail::require(opt.nbest >= 1, [&] { return "decoding: nbest must be at least 1, got " + std::to_string(opt.nbest); });
+  else
+    detail::require(opt.nbest >= 1 && opt.nbest <= opt.beam, [&] {
+      return "decoding: nbest must be between 1 and the beam size (" + std::to_string(opt.beam) + "), got " +
+             std::to_string(opt.nbest);
+    });
+  detail::require(opt.max_length >= 0, [&] {
+    return "decoding: max_length must not be negative, got " + std::to_string(opt.max_length);
+  });
+  detail::require(std::isfinite(opt.length_alpha), "decoding: length_alpha must be finite");
+  detail::require(std::isfinite(opt.temperature) && opt.temperature > 0, [&] {
+    return "decoding: temperature must be positive and finite, got " + std::to_string(opt.temperature);
+  });
+  detail::require(opt.top_k >= 0, [&] { return "decoding: top_k must not be negative, got " + std::to_string(opt.top_k); });
+  detail::require(opt.batch_size >= 1,
+                  [&] { return "decoding: batch_size must be at least 1, got " + std::to_string(opt.batch_size); });
+}
 
 /// A complete translation: words without <EOS>, log p(words, <EOS> | source), the ranking score.
 struct Hypothesis {

@@ -1,17 +1,25 @@
-// seq2seq: decoding with one model: greedy search of a whole batch, and the next-word scorer that
-// beam_search drives (the K hypotheses of the beam as K columns of one decoder batch).
+// seq2seq: decoding with one model: the next-word scorer of one sentence that beam_search drives
+// (the K hypotheses of the beam as K columns of one decoder batch), and the batch scorer of many
+// sentences that batch_search.hpp drives (translate of a list, greedy search, sampling).
 #ifndef SEQ2SEQ_DECODING_HPP
 #define SEQ2SEQ_DECODING_HPP
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
+#include "batch_search.hpp"
 #include "beam_search.hpp"
 #include "config.hpp"
+#include "data/batcher.hpp"
+#include "data/shortlist.hpp"
 #include "data/types.hpp"
+#include "detail/fnv1a.hpp"
+#include "inference.hpp"
 
 namespace seq2seq {
 
@@ -67,50 +75,139 @@ std::vector<Hypothesis> beam_translate(const Model& model, const Sentence& sourc
   return beam_search(scorer, opt, model.output_limit(static_cast<Index>(source.size()), opt.max_length), ws.log_probs);
 }
 
-/// Greedy decoding of a whole batch at once (Seq2Seq::translate_greedy): each column takes its
-/// most likely word (ties to the lower id, never <pad> or <s>) until <EOS> or its output limit.
+/// The batch scorer of batch_search.hpp for one model in its precision (Seq2Seq::set_precision):
+/// encodes one batch of sources at construction, `copies` decoder columns per sentence with room
+/// for `capacity` columns, and each step advances every live column at once (one product per
+/// weight matrix and step for the whole batch). With a shortlist the scores cover its words for
+/// these sources only. All buffers are the workspace's (ws.batch), reused from batch to batch.
+template <typename Model>
+class BatchModelScorer {
+ public:
+  using Scalar = typename Model::Scalar;
+  using Workspace = typename Model::DecodeWorkspace;
+
+  BatchModelScorer(const Model& model, const std::vector<Sentence>& sources, const Shortlist* shortlist, Index copies,
+                   Index capacity, Workspace& ws)
+      : model_(model), ws_(ws), weights_(model.decode_weights()) {
+    model.encoder().layout(sources, ws.encoder, model.config().max_length);
+    detail::inference_encode(model, ws.encoder, weights_, copies, capacity, ws.batch);
+    detail::inference_rows(model, sources, shortlist, weights_, ws.batch);
+  }
+  Index rows() const {
+    return ws_.batch.rows.empty() ? model_.config().target_vocab : static_cast<Index>(ws_.batch.rows.size());
+  }
+  TokenId token(Index row) const {
+    return ws_.batch.rows.empty() ? static_cast<TokenId>(row) : ws_.batch.rows[static_cast<std::size_t>(row)];
+  }
+  Index columns() const { return ws_.batch.columns; }
+  /// Feeds `last`; the scores are the logits, and with `normalise` normaliser(j) is column j's
+  /// log-sum-exp (log-probabilities = scores - normaliser, as SoftmaxNLL::log_softmax_inplace
+  /// computes them). Returns false when a normaliser is NaN (NaN or +Inf logits).
+  bool step(const std::vector<TokenId>& last, bool normalise) {
+    detail::inference_step(model_, last, weights_, ws_.batch);
+    auto Z = scores();
+    lse_.resize(static_cast<std::size_t>(std::max<Index>(Z.cols(), static_cast<Index>(lse_.size()))));
+    bool ok = true;
+    for (Index j = 0; j < Z.cols(); ++j) {
+      Scalar lse = 0;
+      if (normalise) {
+        const auto z = Z.col(j);
+        const Scalar m = z.maxCoeff();
+        lse = m + std::log((z.array() - m).exp().sum());
+        ok = ok && !std::isnan(lse);
+      }
+      lse_[static_cast<std::size_t>(j)] = lse;
+    }
+    return ok;
+  }
+  auto scores() { return ws_.batch.logits.leftCols(ws_.batch.columns); }
+  Scalar normaliser(Index column) const { return lse_[static_cast<std::size_t>(column)]; }
+  void reorder(const std::vector<Index>& parents) { detail::inference_reorder(parents, ws_.batch); }
+  Workspace& workspace() { return ws_; }
+
+ private:
+  const Model& model_;
+  Workspace& ws_;
+  const DecodeWeights<Scalar>* weights_;
+  std::vector<Scalar> lse_;
+};
+
+namespace detail {
+
+/// Throws std::invalid_argument when a source is empty (naming its place in the caller's list).
+inline void check_sources(const std::vector<Sentence>& sources, const char* who) {
+  for (std::size_t i = 0; i < sources.size(); ++i)
+    require(!sources[i].empty(), [&] {
+      return std::string(who) + ": source sentence " + std::to_string(i) + " is empty";
+    });
+}
+
+/// The sampling stream of a source: FNV-1a 64 of its ids (as 4 little-endian bytes each), so a
+/// sentence draws the same words wherever it stands in the list and whatever the batch.
+inline std::uint64_t sampling_stream(const Sentence& source) {
+  std::uint64_t h = fnv1a64_offset_basis;
+  for (TokenId id : source) {
+    const auto u = static_cast<std::uint32_t>(id);
+    for (int b = 0; b < 4; ++b) h = (h ^ ((u >> (8 * b)) & 0xffu)) * fnv1a64_prime;
+  }
+  return h;
+}
+
+/// Runs `decode(batch, limits, streams, first)` on batches of opt.batch_size sources of similar
+/// length (data/batcher.hpp's inference_batches), `first` the positions in `sources`.
+template <typename Model, typename Decode>
+void for_each_batch(const Model& model, const std::vector<Sentence>& sources, const DecodeOptions& opt,
+                    Decode&& decode) {
+  std::vector<Sentence> batch;
+  std::vector<Index> limits;
+  std::vector<std::uint64_t> streams;
+  for (const auto& idx : inference_batches(sources, static_cast<std::size_t>(opt.batch_size))) {
+    batch.clear();
+    limits.clear();
+    streams.clear();
+    for (std::size_t i : idx) {
+      batch.push_back(sources[i]);
+      limits.push_back(model.output_limit(static_cast<Index>(sources[i].size()), opt.max_length));
+      streams.push_back(sampling_stream(sources[i]));
+    }
+    decode(batch, limits, streams, idx);
+  }
+}
+
+}  // namespace detail
+
+/// Translates many sentences (Seq2Seq::translate of a list): batches of opt.batch_size sources of
+/// similar length, the hypotheses of all of them as the columns of one decoder batch; beam
+/// search (batch_beam_search: per sentence the same hypotheses as beam_translate) or, with
+/// opt.sample, sampling (batch_sample). Returns, per source in order, up to nbest hypotheses, best first.
+template <typename Model>
+std::vector<std::vector<Hypothesis>> batch_translate(const Model& model, const std::vector<Sentence>& sources,
+                                                     const DecodeOptions& opt, typename Model::DecodeWorkspace& ws) {
+  check_decode_options(opt);
+  detail::check_sources(sources, "translate");
+  std::vector<std::vector<Hypothesis>> out(sources.size());
+  const Index copies = opt.sample ? opt.nbest : 1;
+  const Index per_sentence = opt.sample ? opt.nbest : opt.beam;
+  detail::for_each_batch(model, sources, opt, [&](const auto& batch, const auto& limits, const auto& streams, const auto& idx) {
+    BatchModelScorer<Model> scorer(model, batch, opt.shortlist, copies, static_cast<Index>(batch.size()) * per_sentence, ws);
+    auto r = opt.sample ? batch_sample(scorer, limits, opt, streams) : batch_beam_search(scorer, limits, opt);
+    for (std::size_t k = 0; k < idx.size(); ++k) out[idx[k]] = std::move(r[k]);
+  });
+  return out;
+}
+
+/// Greedy decoding of a whole batch at once (Seq2Seq::translate_greedy): each column takes the word
+/// of the largest logit (no softmax; ties to the lower id, never <pad> or <s>) until <EOS> or its
+/// output limit, and leaves the batch when it ends. With a shortlist only its words can be chosen.
 template <typename Model>
 std::vector<Sentence> greedy_translate(const Model& model, const std::vector<Sentence>& sources,
-                                       typename Model::DecodeWorkspace& ws, Index max_length) {
-  using Scalar = typename Model::Scalar;
-  const auto B = static_cast<Index>(sources.size());
-  std::vector<Sentence> out(static_cast<std::size_t>(B));
-  if (B == 0) return out;
-  model.encode(sources, ws.encoder, ws.v);
-  ws.state = ws.v;
-  std::vector<TokenId> last(static_cast<std::size_t>(B), Special::bos);
-  std::vector<char> finished(static_cast<std::size_t>(B), 0);
-  Index remaining = B;
-  for (Index t = 0; remaining > 0; ++t) {
-    model.decoder().step(last, ws.state, ws.log_probs, ws.step);
-    for (Index b = 0; b < B; ++b) {
-      const auto ub = static_cast<std::size_t>(b);
-      if (finished[ub]) continue;
-      const Index limit = model.output_limit(static_cast<Index>(sources[ub].size()), max_length);
-      TokenId best = Special::eos;
-      if (t < limit) {
-        Scalar best_lp = -std::numeric_limits<Scalar>::infinity();
-        for (Index v = 0; v < ws.log_probs.rows(); ++v) {
-          if (v == Special::pad || v == Special::bos) continue;
-          // NaN compares false and would end the sentence silently: say so, as beam_search does.
-          if (std::isnan(ws.log_probs(v, b)))
-            throw std::runtime_error("seq2seq: translate_greedy: the model produced NaN log-probabilities");
-          if (ws.log_probs(v, b) > best_lp) {  // strict: ties go to the lower id, as in beam_search
-            best_lp = ws.log_probs(v, b);
-            best = static_cast<TokenId>(v);
-          }
-        }
-      }
-      if (best == Special::eos) {
-        finished[ub] = 1;
-        --remaining;
-      } else {
-        out[ub].push_back(best);
-      }
-      last[ub] = best;
-    }
-  }
-  return out;
+                                       typename Model::DecodeWorkspace& ws, Index max_length,
+                                       const Shortlist* shortlist = nullptr) {
+  if (sources.empty()) return {};
+  std::vector<Index> limits;
+  for (const Sentence& s : sources) limits.push_back(model.output_limit(static_cast<Index>(s.size()), max_length));
+  BatchModelScorer<Model> scorer(model, sources, shortlist, 1, static_cast<Index>(sources.size()), ws);
+  return batch_greedy_search(scorer, limits);
 }
 
 }  // namespace seq2seq

@@ -94,13 +94,9 @@ class Encoder {
     embedding_.backward(tape.ids, tape.dX);
   }
 
- private:
-  template <typename Self, typename F>
-  static void visit_impl(Self& self, F& f, const ParamName& prefix) {
-    self.embedding_.visit_parameters(f, prefix.child("embedding"));
-    self.stack_.visit_parameters(f, prefix);
-  }
-
+  /// The input layout of forward: tape.ids (T*B: the reversed words, <EOS>, <pad>), tape.mask,
+  /// tape.steps and tape.batch, every sentence checked (not empty, within max_length, ids in the
+  /// vocabulary). Decoding's reduced-precision encoder (inference.hpp) starts from it too.
   void layout(const std::vector<Sentence>& sources, Tape& tape, Index max_length) const {
     const Index B = static_cast<Index>(sources.size());
     detail::require(B > 0, "Encoder: empty batch");
@@ -136,6 +132,13 @@ class Encoder {
       tape.ids[static_cast<std::size_t>(n * B + b)] = Special::eos;
       tape.mask(n * B + b) = Scalar(1);
     }
+  }
+
+ private:
+  template <typename Self, typename F>
+  static void visit_impl(Self& self, F& f, const ParamName& prefix) {
+    self.embedding_.visit_parameters(f, prefix.child("embedding"));
+    self.stack_.visit_parameters(f, prefix);
   }
 
   Embedding<Scalar, Embed> embedding_;

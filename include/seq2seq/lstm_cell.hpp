@@ -144,6 +144,12 @@ class LSTMCell {
   void step(const ConstRef& x, const ConstRef& h, const ConstRef& c, Eigen::Ref<Mat> h_out, Eigen::Ref<Mat> c_out,
             Mat& gates) const;
 
+  /// Gate non-linearities (1)-(6) on pre-activations G (4H x B, W x + U h + b, overwritten with
+  /// post-activations), from c_prev to c_next and h_next (all H x B; c_next may alias c_prev).
+  /// Public for decoding's reduced-precision steps (inference.hpp), which form G themselves.
+  template <typename G, typename CP, typename CN, typename HN>
+  void activate(G&& gates, const CP& c_prev, CN&& c_next, HN&& h_next) const;
+
  private:
   template <typename Self, typename F>
   static void visit_impl(Self& self, F& f, const ParamName& prefix) {
@@ -152,11 +158,6 @@ class LSTMCell {
     f(prefix.child("b"), self.b_);
     if constexpr (Peephole) f(prefix.child("P"), self.P_);
   }
-
-  /// Gate non-linearities (1)-(6) on pre-activations G (4H x B, overwritten with post-activations),
-  /// from c_prev to c_next and h_next (all H x B).
-  template <typename G, typename CP, typename CN, typename HN>
-  void activate(G&& gates, const CP& c_prev, CN&& c_next, HN&& h_next) const;
 
   Index hidden_;
   Index input_;

@@ -16,7 +16,9 @@
 #include "decoding.hpp"
 #include "encoder.hpp"
 #include "ensemble.hpp"  // Ensemble lived here before; code that includes model.hpp keeps it
+#include "inference.hpp"
 #include "model_config.hpp"
+#include "precision.hpp"
 
 namespace seq2seq {
 
@@ -65,12 +67,14 @@ class Seq2Seq {
     typename DecoderT::Tape decoder;
     State v, dv;
   };
-  /// Scratch of decoding (caller-owned; one per thread).
+  /// Scratch of decoding (caller-owned; one per thread). `batch` is batched decoding's
+  /// (translate of a list, translate_greedy, sampling); the rest is the one-sentence search's.
   struct DecodeWorkspace {
     typename EncoderT::Tape encoder;
     typename DecoderT::StepWorkspace step;
     State v, state, reordered;
     Mat log_probs;
+    InferenceWorkspace<Scalar> batch;
   };
 
   explicit Seq2Seq(const ModelConfig& config)
@@ -153,20 +157,52 @@ class Seq2Seq {
     encoder_.forward(sources, tape, v, config_.max_length);
   }
 
-  /// Greedy decoding of a whole batch at once (each column takes the most likely word until <EOS>).
+  /// Greedy decoding of a whole batch at once: each column takes the word of the largest logit
+  /// (no softmax) until <EOS>, and finished sentences leave the batch (decoding.hpp). With a
+  /// shortlist only its words for these sources can be chosen.
   std::vector<Sentence> translate_greedy(const std::vector<Sentence>& sources, DecodeWorkspace& ws,
-                                         Index max_length = 0) const;
+                                         Index max_length = 0, const Shortlist* shortlist = nullptr) const;
   std::vector<Sentence> translate_greedy(const std::vector<Sentence>& sources, Index max_length = 0) const {
     DecodeWorkspace ws;
     return translate_greedy(sources, ws, max_length);
   }
 
-  /// Beam search (DecodeOptions; beam 1 is greedy). Returns up to nbest complete hypotheses, best first.
+  /// Beam search of one sentence (DecodeOptions; beam 1 is greedy). Returns up to nbest complete
+  /// hypotheses, best first. Without set_precision, a shortlist or sampling this is the
+  /// one-sentence search (beam_translate); otherwise the batched one on a batch of one.
   std::vector<Hypothesis> translate(const Sentence& source, const DecodeOptions& opt, DecodeWorkspace& ws) const;
   std::vector<Hypothesis> translate(const Sentence& source, const DecodeOptions& opt = DecodeOptions()) const {
     DecodeWorkspace ws;
     return translate(source, opt, ws);
   }
+
+  /// Translates many sentences together (batch_translate): batches of opt.batch_size sources, the
+  /// hypotheses of all of them as the columns of one decoder batch, finished ones leaving it; beam
+  /// search with the same results as translate(source) of each, or sampling with opt.sample.
+  /// Returns, per source in order, up to nbest hypotheses, best first.
+  std::vector<std::vector<Hypothesis>> translate(const std::vector<Sentence>& sources, const DecodeOptions& opt,
+                                                 DecodeWorkspace& ws) const {
+    return batch_translate(*this, sources, opt, ws);
+  }
+  std::vector<std::vector<Hypothesis>> translate(const std::vector<Sentence>& sources,
+                                                 const DecodeOptions& opt = DecodeOptions()) const {
+    DecodeWorkspace ws;
+    return translate(sources, opt, ws);
+  }
+
+  /// Decoding's number format (precision.hpp). set_precision makes copies of every LSTM W and U
+  /// and the softmax W (and, in int8 and bf16, both embeddings) that translate, translate_greedy
+  /// and sampling then multiply (make_decode_weights): float32 packs them once for the GEMM
+  /// kernel (the same values), int8 and bf16 quantize them. The copies are a snapshot:
+  /// parameters changed later (training, loading) are not seen until set_precision is called
+  /// again, or clear_precision drops them (decoding then multiplies the parameters themselves,
+  /// as before any call). Copies of the model share the snapshot. score(), evaluate() and
+  /// training always use the parameters.
+  void set_precision(Precision p) { weights_ = make_decode_weights(*this, p); }
+  void clear_precision() { weights_.reset(); }
+  Precision precision() const { return weights_ ? weights_->precision : Precision::float32; }
+  /// The decoding copies, or null (the parameters themselves).
+  const DecodeWeights<Scalar>* decode_weights() const { return weights_.get(); }
 
   /// Default maximum output length for a source of n words: 2n + 10 (capped by config.max_length).
   Index output_limit(Index source_words, Index requested) const {
@@ -225,6 +261,7 @@ class Seq2Seq {
   ModelConfig config_;
   EncoderT encoder_;
   DecoderT decoder_;
+  std::shared_ptr<const DecodeWeights<Scalar>> weights_;  // null: decoding multiplies the parameters
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -232,13 +269,18 @@ class Seq2Seq {
 template <typename EncoderT, typename DecoderT>
 std::vector<Hypothesis> Seq2Seq<EncoderT, DecoderT>::translate(const Sentence& source, const DecodeOptions& opt,
                                                                DecodeWorkspace& ws) const {
+  if (weights_ || opt.shortlist != nullptr || opt.sample) {
+    std::vector<std::vector<Hypothesis>> r = batch_translate(*this, std::vector<Sentence>{source}, opt, ws);
+    return std::move(r.front());
+  }
   return beam_translate(*this, source, opt, ws);
 }
 
 template <typename EncoderT, typename DecoderT>
 std::vector<Sentence> Seq2Seq<EncoderT, DecoderT>::translate_greedy(const std::vector<Sentence>& sources,
-                                                                    DecodeWorkspace& ws, Index max_length) const {
-  return greedy_translate(*this, sources, ws, max_length);
+                                                                    DecodeWorkspace& ws, Index max_length,
+                                                                    const Shortlist* shortlist) const {
+  return greedy_translate(*this, sources, ws, max_length, shortlist);
 }
 
 }  // namespace seq2seq

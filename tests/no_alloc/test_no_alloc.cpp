@@ -151,3 +151,73 @@ TEST_CASE("a steady-state decoding step allocates nothing") {
     CHECK(long_run == short_run);
   }
 }
+
+TEST_CASE("a steady state of batched decoding allocates nothing per step") {
+  using Stack = StackedLSTM<LSTMCell<float, Dynamic, Dynamic>, 2>;
+  using Model = Seq2Seq<Encoder<Stack>, Decoder<Stack>>;
+  Model model(small_config());
+  Rng rng(9);
+  init_uniform(model, rng, 0.08);
+  const PairBatch batch = batch_of<Model>(12, 9, 9, 300, rng);
+  // Every source word keeps 30 target words: a shortlist of about 250 of the 400 rows.
+  Shortlist shortlist(300, 400);
+  for (TokenId w = 0; w < 300; ++w) {
+    std::vector<TokenId> c;
+    for (TokenId k = 0; k < 30; ++k) c.push_back(static_cast<TokenId>(Special::count + (w * 7 + k * 13) % 396));
+    shortlist.set_candidates(w, c);
+  }
+
+  for (const char* precision : {"parameters", "float", "bf16", "int8"}) {
+    CAPTURE(precision);
+    if (std::string(precision) != "parameters") model.set_precision(parse_precision(precision));
+    {  // One decoder step of the whole batch, with hypotheses leaving it.
+      Model::DecodeWorkspace ws;
+      BatchModelScorer<Model> scorer(model, batch.source, nullptr, 3, 36, ws);
+      std::vector<Index> parents;
+      for (Index j = 0; j < 36; ++j) parents.push_back(j % 12);
+      scorer.reorder(parents);  // 36 columns, three per sentence
+      const std::vector<TokenId> last(36, 7), fewer_last(20, 9);
+      const std::vector<Index> fewer(parents.begin(), parents.begin() + 20);
+      scorer.step(last, true);  // warm-up
+      bool ok = true;
+      const long news = allocations_during([&] {
+        for (int t = 0; t < 4; ++t) {
+          ok = scorer.step(last, true) && ok;
+          ok = scorer.step(last, false) && ok;
+        }
+        scorer.reorder(fewer);  // fewer columns, the same buffers
+        ok = scorer.step(fewer_last, true) && ok;
+      });
+      CHECK(ok);
+      CHECK(news == 0);
+    }
+    // Translating a list: allocation happens per call and per batch (the encoder's input, the
+    // hypotheses' histories, the results), never per step, so 30 words cost what 10 words cost.
+    Model::DecodeWorkspace ws;
+    for (int mode = 0; mode < 4; ++mode) {
+      CAPTURE(mode);  // 0 beam search, 1 sampling, 2 beam search with a shortlist, 3 greedy
+      DecodeOptions opt;
+      opt.batch_size = 5;
+      if (mode == 0) opt.beam = 4, opt.nbest = 2;
+      if (mode == 1) opt.sample = true, opt.nbest = 2, opt.top_k = 10;
+      if (mode == 2) opt.beam = 3, opt.shortlist = &shortlist;
+      opt.max_length = 30;
+      std::size_t size = 0;
+      const auto run = [&] {
+        size = mode == 3 ? model.translate_greedy(batch.source, ws, opt.max_length).size()
+                         : model.translate(batch.source, opt, ws).size();
+      };
+      run();  // warm-up: buffers reach their size
+      const auto count_for = [&](Index words) {
+        opt.max_length = words;
+        const long before = seq2seq::test::operator_new_count();
+        run();
+        return seq2seq::test::operator_new_count() - before;
+      };
+      // An untrained model rarely ends early, so both runs decode to their limit.
+      const long short_run = count_for(10), long_run = count_for(30);
+      CHECK(size == 12);
+      CHECK(long_run == short_run);
+    }
+  }
+}

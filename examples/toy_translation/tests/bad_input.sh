@@ -93,6 +93,14 @@ bad "corrupted checkpoint data (checksum)" 1 "checksum" "$exe" eval --model flip
 bad "beam 0" 2 "beam" "$exe" translate --model run16 --beam 0
 bad "negative beam" 2 "beam" "$exe" translate --model run16 --beam -2
 bad "nbest over beam" 2 "nbest" "$exe" translate --model run16 --beam 2 --nbest 3
+bad "unknown precision" 2 "precision" "$exe" translate --model run16 --precision int4
+bad "temperature 0" 2 "temperature" "$exe" translate --model run16 --sample --temperature 0
+printf '# seq2seq shortlist 1\nthe\tle\nno tab here\n' >bad_shortlist.txt
+bad "malformed shortlist file (line number)" 1 "bad_shortlist.txt' line 3: no tab" "$exe" translate --model run16 --shortlist-file bad_shortlist.txt
+printf '# seq2seq shortlist 1\nzebrafish\tle\n' >unknown_shortlist.txt
+bad "shortlist naming an unknown word" 1 "unknown source word 'zebrafish'" "$exe" translate --model run16 --shortlist-file unknown_shortlist.txt
+"$exe" train --out run_nolist --hidden 16 --shortlist-k 0 "${tiny[@]}" >nolist.out 2>nolist.err || { echo "setup: training run_nolist failed"; cat nolist.err; exit 1; }
+bad "--shortlist on a model without one" 1 "no stored shortlist" "$exe" eval --model run_nolist --shortlist
 printf 'the dog\ncaf\xe9\n' >bad_text.txt
 bad "invalid UTF-8 in text to translate (line number)" 1 "bad_text.txt:2" "$exe" translate --model run16 bad_text.txt
 printf 'the dog\tle chien\ncaf\xe9\tcoffee\n' >bad_pairs.tsv

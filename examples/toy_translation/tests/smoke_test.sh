@@ -67,6 +67,21 @@ else
   fail "n-best output malformed:"; cat nbest.out
 fi
 
+for precision in bf16 int8; do
+  "$exe" translate --model run --beam 3 --precision "$precision" --shortlist in.txt >tr_$precision.out 2>tr_$precision.err
+  expect_status "translate --precision $precision --shortlist" 0 $?
+  [[ $(wc -l <tr_$precision.out) -eq 2 ]] && pass "translate --precision $precision: one line per input line" ||
+    { fail "translate --precision $precision: $(wc -l <tr_$precision.out) lines for 2"; cat tr_$precision.out; }
+done
+"$exe" translate --model run --sample --nbest 3 --temperature 0.8 --top-k 5 --seed 7 --scores in.txt >s1.out 2>&1 &&
+  "$exe" translate --model run --sample --nbest 3 --temperature 0.8 --top-k 5 --seed 7 --scores --batch 1 in.txt >s2.out 2>&1
+expect_status "translate --sample" 0 $?
+[[ $(wc -l <s1.out) -eq 6 ]] && cmp -s s1.out s2.out && pass "translate --sample: 3 draws per line, the same for a seed" ||
+  { fail "translate --sample output differs or is malformed"; cat s1.out s2.out; }
+"$exe" eval --model run --precision int8 --shortlist --show 0 >eval_int8.out 2>&1
+expect_status "eval --precision int8 --shortlist" 0 $?
+expect_grep "eval --precision int8 --shortlist" "^BLEU" eval_int8.out
+
 # --- score ---------------------------------------------------------------------------------------
 printf 'the dog sees the cat\tkano le ga miso le o wemi\nthe dog sees the cat\tmiso le ga kano le o wemi\n' >pairs.tsv
 "$exe" score --model run pairs.tsv >score.out 2>score.err

@@ -16,5 +16,6 @@
 #include "shuffle.hpp"
 #include "corpus.hpp"
 #include "batcher.hpp"
+#include "shortlist.hpp"
 
 #endif  // SEQ2SEQ_DATA_DATA_HPP

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <type_traits>
+#include <vector>
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -355,6 +356,119 @@ class RecurrentProduct {
   Eigen::Index kc_ = 0, mc_ = 0;
   int threads_ = 1;
   const Scalar* blocks_ = nullptr;
+};
+
+/// A weight matrix A (rows x depth) packed once for Eigen's GEBP kernel, for products
+/// C += A B with many different B (decoding multiplies the same weights at every step). Unlike
+/// RecurrentProduct it owns its packed copy, so any number of them may exist; each product packs
+/// only B (depth x N, in chunks of at most `max_chunk` columns) and runs the kernel over A's
+/// packed row blocks, split over Eigen::nbThreads() OpenMP threads when large. Same kernel and
+/// blocking as `gemm`'s Eigen path, so the same results up to the order of the depth blocks.
+template <typename Scalar>
+class PackedMatrix {
+ public:
+  PackedMatrix() = default;
+  using ConstRef = Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>;
+  explicit PackedMatrix(const ConstRef& A) { assign(A); }
+  /// Packs A (rows x depth), reusing this object's storage when it is large enough (a Ref copies
+  /// only an expression that is not a column-major block).
+  void assign(const ConstRef& M) {
+    rows_ = M.rows();
+    depth_ = M.cols();
+    Eigen::Index kc = depth_, mc = rows_, nc = kMaxChunk;
+    Eigen::internal::computeProductBlockingSizes<Scalar, Scalar, 1, Eigen::Index>(kc, mc, nc, 1);
+    kc_ = std::max<Eigen::Index>(1, kc);
+    // Row blocks of Eigen's size, but at least two when there are rows enough (two threads).
+    const Eigen::Index half = ((rows_ + 1) / 2 + Traits::mr - 1) / Traits::mr * Traits::mr;
+    mc_ = std::max<Eigen::Index>(Traits::mr, std::min(mc, half) / Traits::mr * Traits::mr);
+    chunk_ = std::max<Eigen::Index>(Traits::nr, std::min<Eigen::Index>(nc, kMaxChunk) / Traits::nr * Traits::nr);
+    packed_.resize(static_cast<std::size_t>(rows_ * depth_) + 64);
+    using LhsMapper = Eigen::internal::const_blas_data_mapper<Scalar, Eigen::Index, Eigen::ColMajor>;
+    Eigen::internal::gemm_pack_lhs<Scalar, Eigen::Index, LhsMapper, Traits::mr, Traits::LhsProgress,
+                                   typename Traits::LhsPacket4Packing, Eigen::ColMajor>
+        pack;
+    const LhsMapper lhs(M.data(), M.outerStride());
+    Scalar* p = packed_.data();
+    for (Eigen::Index i2 = 0; i2 < rows_; i2 += mc_) {
+      const Eigen::Index mc2 = std::min(i2 + mc_, rows_) - i2;
+      for (Eigen::Index k2 = 0; k2 < depth_; k2 += kc_) {
+        const Eigen::Index kc2 = std::min(k2 + kc_, depth_) - k2;
+        pack(p, lhs.getSubMapper(i2, k2), kc2, mc2);
+        p += mc2 * kc2;
+      }
+    }
+  }
+  Eigen::Index rows() const { return rows_; }
+  Eigen::Index cols() const { return depth_; }
+
+  /// C (rows x N) += A B with B depth x N; both column-major with unit inner stride.
+  template <typename DB, typename DC>
+  void add(const DB& B, DC&& C) const {
+    if (B.rows() != depth_ || C.rows() != rows_ || C.cols() != B.cols())
+      throw std::logic_error("seq2seq: PackedMatrix::add: operand shapes do not match");
+    if (B.innerStride() != 1 || C.innerStride() != 1)
+      throw std::logic_error("seq2seq: PackedMatrix::add: operands must have unit inner stride");
+    const Eigen::Index N = B.cols();
+    if (N == 0 || rows_ == 0 || depth_ == 0) return;
+    using RhsMapper = Eigen::internal::const_blas_data_mapper<Scalar, Eigen::Index, Eigen::ColMajor>;
+    using ResMapper = Eigen::internal::blas_data_mapper<Scalar, Eigen::Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
+    Eigen::internal::gemm_pack_rhs<Scalar, Eigen::Index, RhsMapper, Traits::nr, Eigen::ColMajor> pack_rhs;
+    thread_local ScratchBuffer<Scalar> rhs_buffer;
+    const Eigen::Index chunk = std::min(chunk_, N);
+    Scalar* packed_b = rhs_buffer.get(static_cast<std::size_t>(depth_ * (chunk + Traits::nr)) + 64);
+    const Eigen::Index row_blocks = (rows_ + mc_ - 1) / mc_;
+    int threads = 1;
+#if defined(_OPENMP)
+    if (rows_ * N * depth_ >= kParallelMinWork && !omp_in_parallel()) threads = std::max(1, Eigen::nbThreads());
+#endif
+    for (Eigen::Index j2 = 0; j2 < N; j2 += chunk) {
+      const Eigen::Index nc = std::min(j2 + chunk, N) - j2;
+      const RhsMapper rhs(B.data() + j2 * B.outerStride(), B.outerStride());
+      {
+        Scalar* q = packed_b;
+        for (Eigen::Index k2 = 0; k2 < depth_; k2 += kc_) {
+          const Eigen::Index kc = std::min(k2 + kc_, depth_) - k2;
+          pack_rhs(q, rhs.getSubMapper(k2, 0), kc, nc);
+          q += kc * nc;
+        }
+      }
+      Scalar* c = C.data() + j2 * C.outerStride();
+      const Eigen::Index ldc = C.outerStride();
+      const auto run_blocks = [&](Eigen::Index first, Eigen::Index last) {
+        Eigen::internal::gebp_kernel<Scalar, Scalar, Eigen::Index, ResMapper, Traits::mr, Traits::nr, false, false> gebp;
+        const ResMapper res(c, ldc);
+        for (Eigen::Index blk = first; blk < last; ++blk) {
+          const Eigen::Index i2 = blk * mc_, mc = std::min(i2 + mc_, rows_) - i2;
+          const Scalar* a = packed_.data() + i2 * depth_;
+          const Scalar* b = packed_b;
+          for (Eigen::Index k2 = 0; k2 < depth_; k2 += kc_) {
+            const Eigen::Index kc = std::min(k2 + kc_, depth_) - k2;
+            gebp(res.getSubMapper(i2, 0), a, b, mc, kc, nc, Scalar(1));
+            a += mc * kc;
+            b += kc * nc;
+          }
+        }
+      };
+      if (threads <= 1 || row_blocks < 2) {
+        run_blocks(0, row_blocks);
+      } else {
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads)
+        {
+          const Eigen::Index t = omp_get_thread_num(), nt = omp_get_num_threads();
+          run_blocks(row_blocks * t / nt, row_blocks * (t + 1) / nt);
+        }
+#endif
+      }
+    }
+  }
+
+ private:
+  using Traits = Eigen::internal::gebp_traits<Scalar, Scalar>;
+  static constexpr Eigen::Index kMaxChunk = 256;
+
+  Eigen::Index rows_ = 0, depth_ = 0, kc_ = 1, mc_ = 1, chunk_ = 1;
+  std::vector<Scalar, Eigen::aligned_allocator<Scalar>> packed_;
 };
 
 }  // namespace seq2seq::detail

@@ -6,6 +6,7 @@
 #include "../data/tokenizers.hpp"
 #include "../data/vocab.hpp"
 #include "../model_config.hpp"
+#include "../precision.hpp"
 #include "checkpoint.hpp"
 
 #include <nlohmann/json.hpp>
@@ -154,6 +155,15 @@ template <typename Model>
 LoadedModel<Model> load_model(const std::string& path) {
   LoadedModel<Model> out(read_model_info(path));
   load_parameters(path, out.model);
+  return out;
+}
+
+/// The same, then the model's decoding precision set (Seq2Seq::set_precision): int8 or bf16
+/// copies of the weights decoding multiplies, or float32's packed ones.
+template <typename Model>
+LoadedModel<Model> load_model(const std::string& path, Precision precision) {
+  LoadedModel<Model> out = load_model<Model>(path);
+  out.model.set_precision(precision);
   return out;
 }
 
