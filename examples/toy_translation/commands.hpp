@@ -3,10 +3,12 @@
 #ifndef TOY_TRANSLATION_COMMANDS_HPP
 #define TOY_TRANSLATION_COMMANDS_HPP
 
+#include "run_files.hpp"
 #include "settings.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,6 +26,10 @@ struct TrainRequest {
   std::size_t threads = 1;
   std::int64_t log_every = 50;
   std::size_t show = 5;     // test translations printed at the end
+  // Called with every row train_log.csv gets (training rows every log_every steps, validation rows
+  // after each validation); returning false stops the run as Ctrl-C does, after saving a checkpoint.
+  // The command line leaves it empty; the Python module's progress callback goes here.
+  std::function<bool(const LogRow&)> on_log;
 };
 
 /// `given` says which flags were on the command line (a resumed run refuses changes to them).
