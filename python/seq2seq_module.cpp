@@ -103,7 +103,7 @@ Sentence ids_of(py::handle obj, const std::string& what) {
     int overflow = 0;
     const long long id = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
     if (overflow != 0 || id < 0 || id > std::numeric_limits<seq2seq::TokenId>::max())
-      throw py::value_error(where + ": token id " + py::str(v).cast<std::string>() + " is out of range");
+      throw py::value_error(where + ": token id " + py::repr(v).cast<std::string>() + " is out of range");
     out.push_back(static_cast<seq2seq::TokenId>(id));
   }
   return out;

@@ -95,9 +95,9 @@ def main():
     for line in ref:
         f = line.split("\t")
         if f[0] == "T":
-            ref_nbest.setdefault(int(f[1]), []).append((f[4], f[3]))
+            ref_nbest.setdefault(int(f[1]), []).append((f[4], float.fromhex(f[3]).hex()))  # %a trims zeros
         else:
-            ref_scores.append(f[2])
+            ref_scores.append(float.fromhex(f[2]).hex())
     cli_scores = run([a.cli, "score", "--model", cli_dir, test_tsv]).split()
     cli_nbest = run([a.cli, "translate", "--model", cli_dir, "--beam", "3", "--nbest", "2", sources_txt]).splitlines()
 
