@@ -210,21 +210,15 @@ class Translator {
     }
     return out;
   }
-  /// Target texts to ids, with the checks of the example's `score` command.
+  /// Target texts to ids (the example's encode_target, as its `score` command reads them).
   std::vector<Sentence> encode_targets(const std::vector<std::string>& texts) const {
     std::vector<Sentence> out;
     out.reserve(texts.size());
     for (std::size_t i = 0; i < texts.size(); ++i) {
-      const std::string where = "targets[" + std::to_string(i) + "]: ";
       try {
-        const std::vector<std::string> t = toy::tokens_of(texts[i]);
-        if (t.empty()) throw std::invalid_argument("empty target sentence");
-        if (b_.config.max_length > 0 && static_cast<Index>(t.size()) > b_.config.max_length)
-          throw std::invalid_argument("target of " + std::to_string(t.size()) + " words is longer than the model's limit of " +
-                                      std::to_string(b_.config.max_length));
-        out.push_back(b_.target.encode(t));
+        out.push_back(toy::encode_target(b_, texts[i]));
       } catch (const std::invalid_argument& e) {
-        throw InputError(where + e.what());
+        throw InputError("targets[" + std::to_string(i) + "]: " + e.what());
       }
     }
     return out;

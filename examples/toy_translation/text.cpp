@@ -23,6 +23,15 @@ Sentence encode_source(const Bundle& b, const std::string& text, std::size_t* un
   return ids;
 }
 
+Sentence encode_target(const Bundle& b, const std::string& text) {
+  const std::vector<std::string> t = tokens_of(text);
+  if (t.empty()) throw std::invalid_argument("empty target sentence");
+  if (b.config.max_length > 0 && static_cast<Index>(t.size()) > b.config.max_length)
+    throw std::invalid_argument("target of " + std::to_string(t.size()) + " words is longer than the model's limit of " +
+                                std::to_string(b.config.max_length));
+  return b.target.encode(t);
+}
+
 std::string decode_text(const Vocab& vocab, const Sentence& ids) { return seq2seq::detokenize(vocab.decode(ids)); }
 
 LineSource::LineSource(const std::string& name) : name_(name == "-" ? "<stdin>" : name) {

@@ -18,6 +18,10 @@ std::vector<std::string> tokens_of(const std::string& text);
 /// limit); sets `*unknown` to the number of words read as <unk>. Throws std::invalid_argument.
 Sentence encode_source(const Bundle& b, const std::string& text, std::size_t* unknown = nullptr);
 
+/// Target text to ids for scoring, with the same checks (empty: "empty target sentence"; over
+/// the model's length limit). Throws std::invalid_argument.
+Sentence encode_target(const Bundle& b, const std::string& text);
+
 /// Target ids to text.
 std::string decode_text(const Vocab& vocab, const Sentence& ids);
 

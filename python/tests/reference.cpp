@@ -55,7 +55,7 @@ int run(int argc, char** argv) {
     const std::size_t tab = line.find('\t');
     const std::size_t end = line.find('\t', tab + 1);
     src.push_back(toy::encode_source(b, line.substr(0, tab)));
-    tgt.push_back(b.target.encode(toy::tokens_of(line.substr(tab + 1, end == std::string::npos ? end : end - tab - 1))));
+    tgt.push_back(toy::encode_target(b, line.substr(tab + 1, end == std::string::npos ? end : end - tab - 1)));
   }
   std::vector<double> scores(src.size());
   toy::Model::Workspace ws;
