@@ -6,7 +6,8 @@ runs must write the same model file. Then, on the test split: Translator.transla
 command line's `translate` output line for line (greedy and beam 3), its n-best log-probabilities
 and its scores are python_reference's exact values (and the command line's 4-decimal ones), and so
 are they with threads=2, from two Python threads at once, and for a model file that io::save_model
-wrote alone. The numpy views of the parameters are the model's memory: a write changes the
+wrote alone; a pure-Python thread keeps running during a translate call (the GIL is released).
+The numpy views of the parameters are the model's memory: a write changes the
 translations, undoing it restores them, and save() keeps it.
 
     test_module.py --cli toy_translation --reference python_reference --work DIR
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -141,6 +143,37 @@ def main():
               f"Python thread {k}: translations differ")
         check(scores_match(results[k][1]), f"Python thread {k}: scores differ")
     print("threads: threads=2 and two Python threads sharing one Translator give the same values")
+
+    # The GIL is released while C++ translates: a pure-Python thread keeps running during the call.
+    # Held, it would pause for the whole call; released, for a switch interval or a time slice.
+    def longest_pause(batch):
+        done, longest = threading.Event(), [0.0]
+
+        def spin():
+            last = time.perf_counter()
+            while not done.is_set():
+                now = time.perf_counter()
+                longest[0] = max(longest[0], now - last)
+                last = now
+
+        th = threading.Thread(target=spin)
+        th.start()
+        time.sleep(0.02)
+        longest[0] = 0.0
+        t0 = time.perf_counter()
+        t.translate(batch, beam=3)
+        call = time.perf_counter() - t0
+        done.set()
+        th.join()
+        return longest[0], call
+
+    batch = sources
+    pause, call = longest_pause(batch)
+    while call < 0.3 and len(batch) < 100000:
+        batch = batch * 4
+        pause, call = longest_pause(batch)
+    check(pause < call / 3, f"a Python thread paused {pause:.3f} s during a {call:.3f} s translate call: the GIL is held")
+    print(f"GIL: a Python thread paused at most {1000 * pause:.1f} ms during a {call:.2f} s translate call")
 
     # --- a model file of io::save_model alone ------------------------------------------------
     plain = os.path.join(a.work, "plain.safetensors")
