@@ -118,6 +118,44 @@ else
   fail "resumed training differs: '$a' vs '$b'"
 fi
 
+# --- dropout is deterministic under a seed; --keep average is the average command's mean ---------
+params() { grep -a -o '"seq2seq.checksum": *"[0-9a-f]*"' "$1" | head -n 1; }
+losses() { awk -F, '$4 == "train" { print $5 }' "$1/train_log.csv"; }
+small=(--pairs 2000 --embed 16 --hidden 32 --layers 2 --batch 16 --seed 5 --quiet --show 0 --log-every 10 --epochs 2)
+"$exe" train --out run_d1 "${small[@]}" --dropout 0.3 --keep average --average 2 >d1.out 2>d1.err
+expect_status "train --dropout 0.3 --keep average --average 2" 0 $?
+"$exe" train --out run_d2 "${small[@]}" --dropout 0.3 --keep average --average 2 >/dev/null 2>&1
+"$exe" train --out run_d0 "${small[@]}" >/dev/null 2>&1
+if [[ -n "$(losses run_d1)" && "$(losses run_d1)" == "$(losses run_d2)" && "$(params run_d1/last.safetensors)" == "$(params run_d2/last.safetensors)" ]]; then
+  pass "dropout runs with one seed are identical"
+else
+  fail "two dropout runs with one seed differ"
+fi
+[[ "$(losses run_d1)" != "$(losses run_d0)" ]] && pass "dropout changes training" || fail "--dropout 0.3 trains exactly like no dropout"
+[[ -s run_d1/epoch1.safetensors && -s run_d1/epoch2.safetensors ]] && pass "--keep average keeps the epoch-end models" ||
+  fail "--keep average kept no epoch<N>.safetensors: $(ls run_d1)"
+expect_grep "the kept model says it is an average" "average of" d1.out
+"$exe" average --out avg.safetensors run_d1/epoch2.safetensors run_d1/epoch1.safetensors >avg.out 2>avg.err
+expect_status "average MODEL MODEL" 0 $?
+if [[ -n "$(params avg.safetensors)" && "$(params avg.safetensors)" == "$(params run_d1/model.safetensors)" ]]; then
+  pass "the kept average equals the average command's"
+else
+  fail "kept average $(params run_d1/model.safetensors) vs average command $(params avg.safetensors)"
+fi
+[[ "$(params avg.safetensors)" != "$(params run_d1/last.safetensors)" ]] && pass "the average differs from the last model" ||
+  fail "the average is the last model"
+"$exe" average --out bad.safetensors run_d1/epoch2.safetensors run/model.safetensors >bad_avg.out 2>bad_avg.err
+status=$?
+expect_no_crash "average of models of two sizes" $status
+[[ $status -ne 0 && ! -e bad.safetensors ]] && pass "average refuses models of different sizes, writes nothing" ||
+  fail "average of models of two sizes: exit $status"
+
+# --- early stopping: --patience 1 stops at the first validation that is not better ---------------
+# With a learning rate of 1e-7 the greedy translations, and so their BLEU, do not change.
+"$exe" train --out run_es "${small[@]}" --epochs 5 --lr 0.0000001 --valid-metric bleu --patience 1 >es.out 2>es.err
+expect_status "train --patience 1" 0 $?
+expect_grep "--patience stops early" "stopped: early stopping after step" es.err
+
 # --- your own corpus: --data FILE in the Tatoeba layout (a third, ignored column) ----------------
 "$exe" corpus --pairs 2000 | awk -F'\t' '{ print toupper(substr($1, 1, 1)) substr($1, 2) ".\t" $2 " .\tCC-BY 2.0 (France) Attribution: example #" NR }' >own.tsv
 "$exe" train --out run_own --data own.tsv --embed 16 --hidden 32 --layers 1 --epochs 1 --threads 1 --min-count 2 >own.out 2>own.err
