@@ -16,6 +16,9 @@
 #include <seq2seq/io/model_file.hpp>
 #include <seq2seq/optim/optim.hpp>
 #include <seq2seq/seq2seq.hpp>
+#if defined(SEQ2SEQ_WITH_SENTENCEPIECE) && SEQ2SEQ_WITH_SENTENCEPIECE
+#include <seq2seq/data/sentencepiece.hpp>
+#endif
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -263,6 +266,19 @@ inline bool detail::checkpoint_pass(const std::string& bytes) {
   // must agree with load_parameters.
   try {
     const io::ModelInfo info = io::read_model_info(path);
+    // The tokenizers the metadata carries (a SentencePiece model: base64, then SentencePiece's
+    // own parser, when the target is built with seq2seq::sentencepiece); refusals are documented.
+    try {
+      const io::Tokenizers tokenizers = io::load_tokenizers(info.metadata);
+      invariant(tokenizers.source != nullptr && tokenizers.target != nullptr, "load_tokenizers returned no tokenizer");
+      for (const Tokenizer* t : {tokenizers.source.get(), tokenizers.target.get()}) {
+        const std::vector<std::string> tokens = t->encode("Vous ai-je bless\xC3\xA9 ? J\xE2\x80\x99" "ai faim.");
+        for (const std::string& token : tokens) invariant(utf8::is_valid(token), "a tokenizer made an invalid token");
+        (void)t->decode(tokens);
+      }
+    } catch (const std::invalid_argument&) {
+    } catch (const std::logic_error&) {  // a word tokenizer asking for NFC in a program without ICU
+    }
     const ModelConfig& c = info.config;
     invariant(static_cast<Index>(info.source_vocab.size()) == c.source_vocab &&
                   static_cast<Index>(info.target_vocab.size()) == c.target_vocab,
@@ -295,8 +311,17 @@ inline bool detail::checkpoint_pass(const std::string& bytes) {
 // ---------------------------------------------------------------------------------------------
 // TSV corpora and the tokenizer
 
+inline const Detokenizer& english_rules() {
+  static const Detokenizer d = Detokenizer::english();
+  return d;
+}
+inline const Detokenizer& french_rules() {
+  static const Detokenizer d = Detokenizer::french();
+  return d;
+}
+
 /// Feeds `data` to read_tsv (as a stream) and, when it is accepted, every pair through the
-/// tokenizer, a Vocab built from the tokens (encode, decode, JSON round trip), the splitter, the
+/// normaliser (apostrophes, NFC where the program has ICU), the tokenizer, the detokenizers, a Vocab built from the tokens (encode, decode, JSON round trip), the splitter, the
 /// reference grouping and the batcher, checking their promises on the way.
 inline Outcome check_tsv(const std::uint8_t* data, std::size_t size) {
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
@@ -316,6 +341,17 @@ inline Outcome check_tsv(const std::uint8_t* data, std::size_t size) {
       invariant(utf8::is_valid(*field), "read_tsv accepted invalid UTF-8");
       invariant(field->find('\n') == std::string::npos && field->find('\t') == std::string::npos,
                 "a field holds a tab or a line feed");
+      // Normalisation keeps UTF-8 valid and is idempotent; NFC too where the program has it.
+      try {
+        const std::string normal = normalize(*field);
+        invariant(utf8::is_valid(normal) && normalize(normal) == normal, "normalize is not idempotent");
+        if (has_nfc()) {
+          const std::string nfc = to_nfc(*field);
+          invariant(utf8::is_valid(nfc) && to_nfc(nfc) == nfc, "to_nfc is not idempotent");
+        }
+      } catch (const std::invalid_argument& e) {
+        invariant(false, std::string("normalize refused a field read_tsv accepted: ") + e.what());
+      }
       std::vector<std::string> tokens;
       try {
         tokens = tokenize(*field);
@@ -328,10 +364,21 @@ inline Outcome check_tsv(const std::uint8_t* data, std::size_t size) {
       for (const std::string& t : tokens) invariant(!t.empty() && utf8::is_valid(t), "an empty or invalid token");
       // Tokens are separated again by single spaces; tokenizing that text gives the same tokens.
       invariant(tokenize(detokenize(tokens)) == tokens, "tokenize(detokenize(tokens)) != tokens for '" + *field + "'");
+      // Readable output re-tokenizes to the same tokens under either language's rules.
+      for (const Detokenizer* d : {&english_rules(), &french_rules()})
+        invariant(tokenize(d->detokenize(tokens)) == tokens, "tokenize(Detokenizer(tokens)) != tokens for '" + *field + "'");
       (field == &p.source ? src_tokens : tgt_tokens).push_back(std::move(tokens));
     }
   }
 
+  {
+    std::vector<std::string> targets;
+    for (const Pair& p : pairs) targets.push_back(p.target);
+    const Detokenizer learned = Detokenizer::learn(targets, Detokenizer::french());
+    invariant(Detokenizer::from_json(learned.to_json()) == learned, "Detokenizer JSON round trip");
+    for (const auto& tokens : tgt_tokens)
+      invariant(tokenize(learned.detokenize(tokens)) == tokens, "a learned Detokenizer glued tokens together");
+  }
   const Vocab source = Vocab::build(src_tokens), target = Vocab::build(tgt_tokens, 16, 1);
   invariant(Vocab::from_json(source.to_json()) == source, "Vocab JSON round trip");
   std::vector<Sentence> src_ids, tgt_ids;
@@ -393,6 +440,34 @@ inline std::map<std::string, std::map<std::string, std::string>> seed_corpus() {
     io::save_model(p, model, src6, tgt7, {{"producer", "seed"}});
   });
   save("valid_parameters_no_metadata.safetensors", [&](const std::string& p) { io::save_parameters(p, model); });
+  // Model files with their tokenizers: words (French spacing), and a small SentencePiece model
+  // (with its pieces, base64) when this build has SentencePiece; then one whose model is damaged.
+  save("valid_model_word_tokenizers.safetensors", [&](const std::string& p) {
+    const WordTokenizer source(NormalizeOptions{false, true}, TokenizeOptions{}, Detokenizer::english());
+    const WordTokenizer target(NormalizeOptions{false, true}, TokenizeOptions{}, Detokenizer::french());
+    io::save_model(p, model, src, tgt, io::tokenizer_metadata(source, target));
+  });
+#if defined(SEQ2SEQ_WITH_SENTENCEPIECE) && SEQ2SEQ_WITH_SENTENCEPIECE
+  {
+    SentencePieceOptions o;
+    o.vocab_size = 30;
+    o.normalization = "identity";  // no NFKC table: a seed of a few kilobytes
+    std::vector<std::string> text;
+    for (const char* s : {"hello world", "bonjour le monde", "le monde est grand", "hello again world", "world peace",
+                          "la paix du monde", "bonjour encore", "grand bonjour", "hello hello", "le grand monde"})
+      text.emplace_back(s);
+    const SentencePieceTokenizer sp = SentencePieceTokenizer::train(text, o);
+    save("valid_model_sentencepiece.safetensors",
+         [&](const std::string& p) { io::save_model(p, model, src, tgt, io::tokenizer_metadata(sp, sp)); });
+    nlohmann::json damaged = sp.to_json();
+    const std::string bytes = sp.serialized();
+    damaged["model"] = ::seq2seq::detail::base64_encode(bytes.substr(0, bytes.size() / 3));
+    // Its parameters load (so "valid_"); its target tokenizer is refused by load_tokenizers.
+    save("valid_model_damaged_sentencepiece.safetensors", [&](const std::string& p) {
+      io::save_model(p, model, src, tgt, {{io::kSourceTokenizerKey, sp.to_json().dump()}, {io::kTargetTokenizerKey, damaged.dump()}});
+    });
+  }
+#endif
   Optimizer<Adam, float> opt;
   save("valid_state_fresh.safetensors", [&](const std::string& p) { io::save_training_state(p, opt, model, {}); });
   opt.initialize(model);
@@ -459,6 +534,18 @@ inline std::map<std::string, std::map<std::string, std::string>> seed_corpus() {
       "Where is the station?\t\xC3\x80 quelle heure part le train\xE2\x80\xAF?\tCC-BY 2.0\n";
   tsv["valid_crlf_bom_blank.tsv"] = "\xEF\xBB\xBF" "Good morning.\tGuten Morgen.\r\n\r\n  \nStra\xC3\x9F" "e\tstreet\r\n";
   tsv["valid_unicode.tsv"] = "\xC2\xBFQu\xC3\xA9 tal?\t\xC2\xABHow are you?\xC2\xBB\n\xCE\x9A\xCE\xB1\xCE\xBB\xCE\xB7\xCE\xBC\xCE\xAD\xCF\x81\xCE\xB1\tgood morning\n";
+  // Real text: typographic apostrophes (U+2019, U+02BC), decomposed accents (e + U+0301, c +
+  // U+0327), no-break and narrow no-break spaces (U+00A0, U+202F, U+2009), French punctuation.
+  tsv["valid_typography.tsv"] =
+      "I don\xE2\x80\x99t know.\tJe ne sais pas.\n"
+      "It\xCA\xBCs mine.\tC\xE2\x80\x99" "est \xC3\xA0 moi\xE2\x80\xAF!\n"
+      "Did I hurt you?\tVous ai-je bless\x65\xCC\x81\xC2\xA0?\n"
+      "That\xE2\x80\x99ll do.\tC\xCC\xA7" "a ira\xE2\x80\x89;\xE2\x80\xAF" "c\xE2\x80\x99" "est \xC2\xAB\xC2\xA0parfait\xC2\xA0\xC2\xBB.\n"
+      "Wait... what?!\tQuoi\xE2\x80\xAF?! Attends\xE2\x80\xA6 \xE2\x80\x93 3,5\xE2\x80\xAF% \xE2\x80\x9Cvrai\xE2\x80\x9D\n";
+  tsv["valid_decomposed.tsv"] =
+      "E\xCC\x81te\xCC\x81\t\xC3\x89t\xC3\xA9\n"
+      "u\xCC\x88" "ber a\xCC\x81\xCC\xA7\t\xC3\xBC" "ber\n"
+      "\xE2\x80\x99\xCA\xBC'\t'\xE2\x80\x99\n";
   tsv["invalid_no_tab.tsv"] = "a\tb\nno tab on this line\n";
   tsv["invalid_utf8.tsv"] = "caf\xE9\tcoffee\n";
   tsv["invalid_empty_target.tsv"] = "hello\t \n";

@@ -268,7 +268,7 @@ class Translator {
     return scores;
   }
 
-  std::string decode_text(const Sentence& ids) const { return toy::decode_text(b_.target, ids); }
+  std::string decode_text(const Sentence& ids) const { return toy::decode_text(b_, ids); }
 
   void save(const std::string& where) const {
     try {
@@ -748,9 +748,11 @@ PYBIND11_MODULE(seq2seq, m) {
           [](const Translator& t, py::handle ids, const std::string& side) {
             if (side != "source" && side != "target") throw py::value_error("side must be 'source' or 'target'");
             const Sentence s = ids_of(ids, "ids");
-            const toy::Vocab& v = side == "target" ? t.bundle().target : t.bundle().source;
+            const toy::Bundle& b = t.bundle();
             try {
-              return toy::decode_text(v, s);
+              // The target side as translate writes it (the model's detokenizer); the source side
+              // through the source tokenizer's own decode.
+              return side == "target" ? toy::decode_text(b, s) : b.source_tokenizer->decode(b.source.decode(s));
             } catch (const std::invalid_argument& e) {
               throw py::value_error(e.what());
             }

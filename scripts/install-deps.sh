@@ -8,8 +8,11 @@
 # Uses sudo only when not root. Non-interactive (no stdin needed).
 set -euo pipefail
 
+# libicu-dev (Unicode NFC: seq2seq::icu) and libsentencepiece-dev + sentencepiece (subwords:
+# seq2seq::sentencepiece) are optional for the library; the example and the tests use them.
 packages=(build-essential cmake pkg-config libeigen3-dev doctest-dev libbenchmark-dev
-          nlohmann-json3-dev libcli11-dev pybind11-dev python3-dev python3-numpy)
+          nlohmann-json3-dev libcli11-dev libicu-dev libsentencepiece-dev sentencepiece
+          pybind11-dev python3-dev python3-numpy)
 optional=(libdnnl-dev libtorch-dev python3-torch libopenblas-dev libopenmpi-dev openmpi-bin
           clang-14 libclang-rt-14-dev valgrind doxygen)
 

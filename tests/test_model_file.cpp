@@ -282,3 +282,31 @@ TEST_CASE("model file: average_models is the element-wise mean of the files' par
     CHECK_THROWS_NAMING(io::average_models<DynamicModel>({pa, pv}), "other vocabularies");
   }
 }
+
+TEST_CASE("model file: tokenizers travel in the metadata; files without them mean the legacy word tokenizer") {
+  TempDir dir("model_tokenizers");
+  const DynamicModel model = random_model<DynamicModel>(small_config(), 3);
+  const WordTokenizer source(NormalizeOptions{false, true}, TokenizeOptions{}, Detokenizer::english());
+  const WordTokenizer target(NormalizeOptions{false, true}, TokenizeOptions{}, Detokenizer::french());
+  std::map<std::string, std::string> meta = io::tokenizer_metadata(source, target);
+  meta["producer"] = "test";
+  io::save_model(dir.file("with.safetensors"), model, source_vocab(), target_vocab(), meta);
+  io::save_model(dir.file("without.safetensors"), model, source_vocab(), target_vocab(), {{"producer", "test"}});
+
+  const auto with = io::load_model<DynamicModel>(dir.file("with.safetensors"));
+  const io::Tokenizers t = io::load_tokenizers(with.metadata);
+  CHECK(t.source->to_json() == source.to_json());
+  CHECK(t.target->to_json() == target.to_json());
+  CHECK(t.target->decode(t.target->encode("Vous ai-je vu ?")) == "vous ai-je vu ?");
+  const io::Tokenizers old = io::load_tokenizers(io::read_model_info(dir.file("without.safetensors")).metadata);
+  CHECK(old.source->to_json() == WordTokenizer::legacy().to_json());
+  CHECK(old.target->decode({"j", "'", "ai"}) == "j ' ai");
+
+  // A damaged entry names its side.
+  std::map<std::string, std::string> bad = meta;
+  bad[io::kSourceTokenizerKey] = "{";
+  CHECK_THROWS_WITH_AS(io::load_tokenizers(bad), doctest::Contains("source_tokenizer:"), std::invalid_argument);
+  // Averaging files with other tokenizers is refused.
+  CHECK_THROWS_WITH_AS(io::average_models<DynamicModel>({dir.file("with.safetensors"), dir.file("without.safetensors")}),
+                       doctest::Contains("another source_tokenizer"), std::invalid_argument);
+}

@@ -34,10 +34,12 @@ struct TrainRequest {
 
 /// `given` says which flags were on the command line (a resumed run refuses changes to them).
 int run_train(const TrainRequest& req, const std::map<std::string, bool>& given);
+/// `tokenized`: --output holds the tokens joined by spaces instead of detokenized text.
 int run_eval(const std::string& model_path, const std::string& data, const std::string& test, std::size_t beam,
-             bool beam_given, std::size_t show, const std::string& output);
+             bool beam_given, std::size_t show, const std::string& output, bool tokenized);
+/// `tokenized`: print the tokens joined by spaces instead of detokenized text.
 int run_translate(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t beam, bool beam_given,
-                  std::size_t nbest, double alpha, bool show_scores);
+                  std::size_t nbest, double alpha, bool show_scores, bool tokenized);
 int run_score(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t batch_size);
 int run_pca(const std::string& model_path, const std::string& input, const std::string& svg, const std::string& state_kind);
 int run_corpus(const DataSpec& d, const std::string& output, const std::string& part);

@@ -10,7 +10,7 @@
 namespace toy {
 
 int run_eval(const std::string& model_path, const std::string& data, const std::string& test, std::size_t beam,
-             bool beam_given, std::size_t show, const std::string& output) {
+             bool beam_given, std::size_t show, const std::string& output, bool tokenized) {
   const Bundle b = load_bundle(resolve_model_path(model_path));
   std::vector<Pair> pairs;
   std::string what;
@@ -35,7 +35,7 @@ int run_eval(const std::string& model_path, const std::string& data, const std::
   print_samples(std::cout, r, show);
   if (!output.empty()) {
     std::string text;
-    for (const std::string& h : r.hypotheses) text += h + "\n";
+    for (const std::string& h : tokenized ? r.tokenized : r.hypotheses) text += h + "\n";
     write_text_file(output, text);
   }
   return 0;

@@ -19,7 +19,7 @@ EvalResult evaluate(const Bundle& b, const std::vector<Pair>& pairs, std::size_t
   // Perplexity, teacher-forced over every pair.
   seq2seq::PairBatch all;
   for (const Pair& p : pairs) {
-    const auto s = tokens_of(p.source), t = tokens_of(p.target);
+    const auto s = tokens_of(*b.source_tokenizer, p.source), t = tokens_of(*b.target_tokenizer, p.target);
     if (s.empty() || t.empty() ||
         (b.config.max_length > 0 && (static_cast<Index>(s.size()) > b.config.max_length || static_cast<Index>(t.size()) > b.config.max_length))) {
       ++r.skipped;
@@ -52,7 +52,7 @@ EvalResult evaluate(const Bundle& b, const std::vector<Pair>& pairs, std::size_t
   std::vector<Sentence> inputs;
   std::vector<std::size_t> group_of;
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    const auto s = tokens_of(groups[g].source);
+    const auto s = tokens_of(*b.source_tokenizer, groups[g].source);
     if (s.empty() || (b.config.max_length > 0 && static_cast<Index>(s.size()) > b.config.max_length)) continue;
     inputs.push_back(b.source.encode(s));
     group_of.push_back(g);
@@ -75,24 +75,35 @@ EvalResult evaluate(const Bundle& b, const std::vector<Pair>& pairs, std::size_t
       outputs[i] = model.translate(inputs[i], opt, dws).front().tokens;
     }
   }
-  seq2seq::BleuStats stats;
+  // BLEU on text: the hypothesis detokenized, then hypothesis and references split the same way.
+  r.cased = b.target_tokenizer->keeps_case();
+  seq2seq::BleuStats stats, cased_stats;
   std::size_t exact = 0;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const seq2seq::ReferenceGroup& g = groups[group_of[i]];
-    const std::vector<std::string> hyp = b.target.decode(outputs[i]);
-    std::vector<std::vector<std::string>> refs;
-    for (const std::string& t : g.targets) refs.push_back(tokens_of(t));
+    const std::vector<std::string> tokens = b.target.decode(outputs[i]);
+    const std::string text = b.target_tokenizer->decode(tokens);
+    std::vector<std::vector<std::string>> refs, cased_refs;
+    for (const std::string& t : g.targets) {
+      refs.push_back(bleu_tokens(t, false));
+      if (r.cased) cased_refs.push_back(bleu_tokens(t, true));
+    }
+    const std::vector<std::string> hyp = bleu_tokens(text, false);
+    const std::vector<std::string> cased_hyp = r.cased ? bleu_tokens(text, true) : hyp;
     bool match = false;
-    for (const auto& ref : refs) match = match || ref == hyp;
+    for (const auto& ref : r.cased ? cased_refs : refs) match = match || ref == cased_hyp;
     exact += match ? 1 : 0;
     stats.add(hyp, refs);
+    if (r.cased) cased_stats.add(cased_hyp, cased_refs);
     r.sources.push_back(g.source);
-    r.hypotheses.push_back(seq2seq::detokenize(hyp));
+    r.hypotheses.push_back(text);
+    r.tokenized.push_back(seq2seq::detokenize(tokens));
     r.references.push_back(g.targets);
   }
   r.sentences = inputs.size();
   if (r.sentences == 0) throw std::runtime_error("no evaluation sentence fits the model's length limit");
   r.bleu = stats.result();
+  if (r.cased) r.cased_bleu = cased_stats.result();
   r.exact = static_cast<double>(exact) / static_cast<double>(r.sentences);
   return r;
 }
@@ -101,7 +112,9 @@ std::string describe_eval(const EvalResult& r) {
   std::ostringstream os;
   os << "BLEU " << fixed(r.bleu.bleu, 2) << " (" << fixed(r.bleu.precisions[0], 1) << "/" << fixed(r.bleu.precisions[1], 1)
      << "/" << fixed(r.bleu.precisions[2], 1) << "/" << fixed(r.bleu.precisions[3], 1) << ", BP "
-     << fixed(r.bleu.brevity_penalty, 3) << "), exact match " << fixed(100.0 * r.exact, 1) << "% of " << r.sentences
+     << fixed(r.bleu.brevity_penalty, 3) << ")";
+  if (r.cased) os << ", cased BLEU " << fixed(r.cased_bleu.bleu, 2);
+  os << ", exact match " << fixed(100.0 * r.exact, 1) << "% of " << r.sentences
      << " sentences, perplexity " << fixed(r.perplexity, 3) << " over " << r.tokens << " target tokens";
   if (r.skipped) os << " (" << r.skipped << " pairs over the length limit skipped)";
   return os.str();
@@ -109,7 +122,8 @@ std::string describe_eval(const EvalResult& r) {
 
 void print_samples(std::ostream& out, const EvalResult& r, std::size_t n) {
   for (std::size_t i = 0; i < std::min(n, r.sources.size()); ++i) {
-    const bool ok = std::find(r.references[i].begin(), r.references[i].end(), r.hypotheses[i]) != r.references[i].end();
+    bool ok = false;
+    for (const std::string& ref : r.references[i]) ok = ok || bleu_tokens(ref, r.cased) == bleu_tokens(r.hypotheses[i], r.cased);
     out << "  source:    " << r.sources[i] << "\n"
         << "  reference: " << r.references[i].front()
         << (r.references[i].size() > 1 ? "  (+" + std::to_string(r.references[i].size() - 1) + " more)" : "") << "\n"

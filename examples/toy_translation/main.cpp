@@ -87,6 +87,9 @@ int run(int argc, char** argv) {
   train_opts["--test-fraction"] = train->add_option("--test-fraction", ts.data.test_fraction, "Share of distinct sources held out for test")->check(CLI::Range(0.0, 0.5))->capture_default_str();
   train_opts["--max-vocab"] = train->add_option("--max-vocab", max_vocab, "Most tokens per vocabulary, special tokens included (0 = all)")->capture_default_str();
   train_opts["--min-count"] = train->add_option("--min-count", ts.data.min_count, "Words seen fewer times become <unk>")->capture_default_str();
+  train_opts["--subwords"] = train->add_option("--subwords", ts.data.subwords, "SentencePiece subwords: N pieces per side, trained on the training split, cased (0 = lower-cased words)")->capture_default_str();
+  train_opts["--subwords-joint"] = train->add_flag("--subwords-joint", ts.data.subwords_joint, "One SentencePiece model of --subwords pieces for both sides");
+  train_opts["--subword-type"] = train->add_option("--subword-type", ts.data.subword_type, "SentencePiece model: unigram or bpe")->check(CLI::IsMember({"unigram", "bpe"}))->capture_default_str();
   train_opts["--max-length"] = train->add_option("--max-length", ts.data.max_length, "Longest sentence in words (longer training pairs are dropped)")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100000}))->capture_default_str();
   train_opts["--embed"] = train->add_option("--embed", ts.embed, "Word embedding size")->check(CLI::Range(Index{1}, Index{100000}))->capture_default_str();
   train_opts["--hidden"] = train->add_option("--hidden", ts.hidden, "LSTM cells per layer")->check(CLI::Range(Index{1}, Index{100000}))->capture_default_str();
@@ -127,7 +130,9 @@ int run(int argc, char** argv) {
   eval->add_option("--data", eval_data, "Evaluate on every pair of this TSV");
   CLI::Option* eval_beam = eval->add_option("--beam", beam, "Beam size (default: the model's, 1 = greedy)")->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
   eval->add_option("--show", show, "Translations printed")->capture_default_str();
-  eval->add_option("--output", eval_output, "Write every translation to this file");
+  eval->add_option("--output", eval_output, "Write every translation to this file (detokenized text)");
+  bool tokenized = false;
+  eval->add_flag("--tokenized", tokenized, "--output holds the tokens joined by spaces, not detokenized text");
 
   // --- translate ---
   std::vector<std::string> files;
@@ -140,6 +145,7 @@ int run(int argc, char** argv) {
   translate->add_option("--nbest", nbest, "Translations per sentence (at most the beam)")->check(CLI::Range(std::size_t{1}, std::size_t{1000}))->capture_default_str();
   translate->add_option("--length-alpha", alpha, "Rank by log p / (words + 1)^alpha (0 = the paper: none)")->check(CLI::NonNegativeNumber)->capture_default_str();
   translate->add_flag("--scores", show_scores, "Print 'line<TAB>rank<TAB>log p<TAB>translation'");
+  translate->add_flag("--tokenized", tokenized, "Print the tokens joined by spaces, not detokenized text");
 
   // --- score ---
   CLI::App* score = versioned(app.add_subcommand("score", "Print log p(target | source) for lines 'source<TAB>target'"));
@@ -214,13 +220,17 @@ int run(int argc, char** argv) {
     if (!req.resume && !ts.validates() && (ts.keep == "best" || ts.patience > 0))
       throw UsageError(std::string(ts.keep == "best" ? "--keep best" : "--patience") +
                        " needs a validation set (--valid FILE or --valid-fraction above 0)");
+    if (ts.data.subwords_joint && ts.data.subwords == 0) throw UsageError("--subwords-joint needs --subwords N");
+    if (ts.data.subwords != 0 && ts.data.subwords < 8) throw UsageError("--subwords must be 0 (words) or at least 8 pieces");
+    if (ts.data.subwords != 0 && given["--max-vocab"])
+      throw UsageError("--max-vocab is for word vocabularies; with --subwords the vocabulary is the N pieces");
     if (max_vocab != 0 && max_vocab < 5) throw UsageError("--max-vocab must be 0 (no limit) or more than the 4 special tokens");
     ts.reverse = !no_reverse;
     Eigen::setNbThreads(static_cast<int>(req.threads));  // 0: OpenMP's default
     return run_train(req, given);
   }
-  if (eval->parsed()) return run_eval(model_path, eval_data, eval_test, beam, eval_beam->count() > 0, show, eval_output);
-  if (translate->parsed()) return run_translate(model_path, files, beam, tr_beam->count() > 0, nbest, alpha, show_scores);
+  if (eval->parsed()) return run_eval(model_path, eval_data, eval_test, beam, eval_beam->count() > 0, show, eval_output, tokenized);
+  if (translate->parsed()) return run_translate(model_path, files, beam, tr_beam->count() > 0, nbest, alpha, show_scores, tokenized);
   if (score->parsed()) return run_score(model_path, files, batch_size);
   if (pca->parsed()) return run_pca(model_path, pca_input, pca_svg, pca_state);
   if (corpus->parsed()) return run_corpus(corpus_spec, corpus_output, corpus_part);

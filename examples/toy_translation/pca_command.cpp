@@ -56,7 +56,7 @@ int run_pca(const std::string& model_path, const std::string& input, const std::
         }
         line.erase(tab);
       }
-      if (tokens_of(line).empty()) continue;
+      if (tokens_of(*b.source_tokenizer, line).empty()) continue;
       sentences.emplace_back(line, group);
     }
   }

@@ -22,6 +22,7 @@ void save_bundle(const fs::path& path, const Bundle& b) {
   meta["training"] = b.settings.to_json().dump();
   meta["training_step"] = std::to_string(b.step);
   for (const auto& [key, value] : b.notes) meta[key] = value;
+  for (auto& [key, value] : seq2seq::io::tokenizer_metadata(*b.source_tokenizer, *b.target_tokenizer)) meta[key] = value;
   seq2seq::io::save_model(path.string(), *b.model, b.source, b.target, meta);
 }
 
@@ -61,8 +62,17 @@ Bundle to_bundle(seq2seq::io::LoadedModel<Model>&& loaded, const fs::path& path)
   b.source = std::move(loaded.source_vocab);
   b.target = std::move(loaded.target_vocab);
   b.model = std::make_unique<Model>(std::move(loaded.model));
+  try {
+    seq2seq::io::Tokenizers t = seq2seq::io::load_tokenizers(loaded.metadata);
+    b.source_tokenizer = std::move(t.source);
+    b.target_tokenizer = std::move(t.target);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error("checkpoint '" + path.string() + "': " + e.what());
+  }
   for (const auto& [key, value] : loaded.metadata)
-    if (key != "producer" && key != "training" && key != "training_step") b.notes[key] = value;
+    if (key != "producer" && key != "training" && key != "training_step" && key != seq2seq::io::kSourceTokenizerKey &&
+        key != seq2seq::io::kTargetTokenizerKey)
+      b.notes[key] = value;
   return b;
 }
 

@@ -23,14 +23,18 @@ namespace fs = std::filesystem;
 struct Bundle {
   seq2seq::ModelConfig config;
   Vocab source, target;
+  // Text <-> tokens of each side (the model file's "source_tokenizer"/"target_tokenizer"; older
+  // files: the legacy word tokenizer).
+  std::shared_ptr<const seq2seq::Tokenizer> source_tokenizer, target_tokenizer;
   TrainSettings settings;
   std::unique_ptr<Model> model;
   std::int64_t step = 0;  // training step at which the parameters were saved
   std::map<std::string, std::string> notes;  // more metadata (an averaged model: "averaged_from")
 };
 
-/// io::save_model's file (parameters, configuration, both vocabularies) with the training
-/// settings and step as extra metadata ("training", "training_step").
+/// io::save_model's file (parameters, configuration, both vocabularies) with the tokenizers and the
+/// training settings and step as extra metadata ("source_tokenizer", "target_tokenizer",
+/// "training", "training_step").
 void save_bundle(const fs::path& path, const Bundle& b);
 /// io::load_model, then the settings; throws naming the file when it was not written by us.
 Bundle load_bundle(const fs::path& path);

@@ -24,7 +24,10 @@ json DataSpec::to_json() const {
               {"max_source_vocab", max_source_vocab},
               {"max_target_vocab", max_target_vocab},
               {"min_count", min_count},
-              {"max_length", max_length}};
+              {"max_length", max_length},
+              {"subwords", subwords},
+              {"subwords_joint", subwords_joint},
+              {"subword_type", subword_type}};
 }
 
 DataSpec DataSpec::from_json(const json& j) {
@@ -41,6 +44,10 @@ DataSpec DataSpec::from_json(const json& j) {
   d.max_target_vocab = j.at("max_target_vocab").get<std::uint64_t>();
   d.min_count = j.at("min_count").get<std::uint64_t>();
   d.max_length = j.at("max_length").get<std::uint64_t>();
+  // Later additions, absent from older checkpoints (word models).
+  d.subwords = j.value("subwords", std::uint64_t{0});
+  d.subwords_joint = j.value("subwords_joint", false);
+  d.subword_type = j.value("subword_type", std::string("unigram"));
   return d;
 }
 

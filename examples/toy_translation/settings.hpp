@@ -23,6 +23,12 @@ struct DataSpec {
   std::uint64_t split_seed = 1;
   std::uint64_t max_source_vocab = 0, max_target_vocab = 0, min_count = 1;
   std::uint64_t max_length = 50;     // longer training pairs are dropped; longer inputs refused
+  // Tokenizers (made from the training split, stored in every checkpoint): 0 = words (lower-cased,
+  // punctuation split, detokenized by the spacing learned from the training text); N = SentencePiece
+  // with N pieces per side (one model of N pieces for both sides with subwords_joint), cased.
+  std::uint64_t subwords = 0;
+  bool subwords_joint = false;
+  std::string subword_type = "unigram";  // or "bpe"
 
   nlohmann::json to_json() const;
   static DataSpec from_json(const nlohmann::json& j);

@@ -82,6 +82,9 @@ void check_resume_flags(const TrainSettings& was, const TrainSettings& now, cons
   differs("--max-vocab", now.data.max_source_vocab != was.data.max_source_vocab, std::to_string(was.data.max_source_vocab));
   differs("--min-count", now.data.min_count != was.data.min_count, std::to_string(was.data.min_count));
   differs("--max-length", now.data.max_length != was.data.max_length, std::to_string(was.data.max_length));
+  differs("--subwords", now.data.subwords != was.data.subwords, std::to_string(was.data.subwords));
+  differs("--subwords-joint", now.data.subwords_joint != was.data.subwords_joint, was.data.subwords_joint ? "on" : "off");
+  differs("--subword-type", now.data.subword_type != was.data.subword_type, was.data.subword_type);
   differs("--dropout", now.dropout != was.dropout, fmt(was.dropout, 6));
   differs("--keep", now.keep != was.keep, was.keep);
   differs("--average", now.average != was.average, std::to_string(was.average));
@@ -113,14 +116,27 @@ void prepare(Run& run, const std::map<std::string, bool>& given) {
 
   std::cerr << "data: " << s.data.describe() << "\n";
   run.split = load_splits(s.data);
+  if (!req.resume) {
+    // Tokenizers first (SentencePiece trains on the training split here): they decide the tokens.
+    const auto t0 = std::chrono::steady_clock::now();
+    seq2seq::io::Tokenizers t = make_tokenizers(s.data, run.split.train);
+    run.bundle.source_tokenizer = std::move(t.source);
+    run.bundle.target_tokenizer = std::move(t.target);
+    if (s.data.subwords != 0)
+      std::cerr << "subwords: SentencePiece " << s.data.subword_type << ", " << s.data.subwords << " pieces "
+                << (s.data.subwords_joint ? "shared by both sides" : "per side") << ", trained on the training split in "
+                << fixed(seconds_since(t0), 1) << " s\n";
+  }
+  std::cerr << "tokenizer: source " << run.bundle.source_tokenizer->describe() << "; target "
+            << run.bundle.target_tokenizer->describe() << "\n";
   std::vector<std::vector<std::string>> src, tgt;
   for (const Pair& p : run.split.train) {
-    src.push_back(tokens_of(p.source));
-    tgt.push_back(tokens_of(p.target));
+    src.push_back(tokens_of(*run.bundle.source_tokenizer, p.source));
+    tgt.push_back(tokens_of(*run.bundle.target_tokenizer, p.target));
   }
   if (!req.resume) {
-    run.bundle.source = Vocab::build(src, s.data.max_source_vocab, s.data.min_count);
-    run.bundle.target = Vocab::build(tgt, s.data.max_target_vocab, s.data.min_count);
+    run.bundle.source = seq2seq::build_vocab(*run.bundle.source_tokenizer, src, s.data.max_source_vocab, s.data.min_count);
+    run.bundle.target = seq2seq::build_vocab(*run.bundle.target_tokenizer, tgt, s.data.max_target_vocab, s.data.min_count);
   }
   const std::size_t dropped = seq2seq::max_length_filter(src, tgt, s.data.max_length, s.data.max_length);
   for (std::size_t i = 0; i < src.size(); ++i) {
@@ -133,6 +149,13 @@ void prepare(Run& run, const std::map<std::string, bool>& given) {
   if (dropped) std::cerr << "; " << dropped << " training pairs over --max-length " << s.data.max_length << " dropped";
   std::cerr << "\nvocabulary: " << run.bundle.source.size() << " source, " << run.bundle.target.size()
             << " target tokens (4 special tokens included)\n";
+  {
+    std::size_t tokens = 0, unknown = 0;
+    for (const Sentence& t : run.train.target)
+      for (seq2seq::TokenId id : t) tokens += 1, unknown += id == seq2seq::Special::unk ? 1 : 0;
+    std::cerr << "training targets: " << tokens << " tokens, " << fixed(static_cast<double>(tokens) / static_cast<double>(std::max<std::size_t>(run.train.size(), 1)), 2)
+              << " per sentence, " << unknown << " <unk>\n";
+  }
 
   if (!req.resume) {
     seq2seq::ModelConfig c;

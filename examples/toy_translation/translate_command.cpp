@@ -11,7 +11,7 @@
 namespace toy {
 
 int run_translate(const std::string& model_path, const std::vector<std::string>& inputs, std::size_t beam, bool beam_given,
-                  std::size_t nbest, double alpha, bool show_scores) {
+                  std::size_t nbest, double alpha, bool show_scores, bool tokenized) {
   const Bundle b = load_bundle(resolve_model_path(model_path));
   seq2seq::DecodeOptions opt;
   opt.beam = static_cast<Index>(beam_given ? beam : b.settings.beam);
@@ -31,15 +31,15 @@ int run_translate(const std::string& model_path, const std::vector<std::string>&
         std::size_t unknown = 0;
         const Sentence src = encode_source(b, line, &unknown);
         if (unknown)
-          std::cerr << in.name() << ":" << in.number() << ": note: " << unknown << " unknown word" << (unknown > 1 ? "s" : "")
-                    << " read as <unk>\n";
+          std::cerr << in.name() << ":" << in.number() << ": note: " << unknown << " unknown "
+                    << (b.source_tokenizer->kind() == "word" ? "word" : "token") << (unknown > 1 ? "s" : "") << " read as <unk>\n";
         const std::vector<seq2seq::Hypothesis> hyps = b.model->translate(src, opt, ws);
         if (opt.nbest == 1 && !show_scores) {
-          std::cout << decode_text(b.target, hyps.front().tokens) << "\n";
+          std::cout << decode_text(b, hyps.front().tokens, tokenized) << "\n";
         } else {
           for (std::size_t r = 0; r < hyps.size(); ++r)
             std::cout << sentence << "\t" << r + 1 << "\t" << fixed(hyps[r].log_prob, 4) << "\t"
-                      << decode_text(b.target, hyps[r].tokens) << "\n";
+                      << decode_text(b, hyps[r].tokens, tokenized) << "\n";
         }
       } catch (const std::invalid_argument& e) {
         // One bad line does not stop the others; its output line stays empty.

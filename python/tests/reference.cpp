@@ -46,7 +46,7 @@ int run(int argc, char** argv) {
   for (std::size_t i = 0; sources.next(line); ++i) {
     const std::vector<seq2seq::Hypothesis> hyps = b.model->translate(toy::encode_source(b, line), opt, dws);
     for (std::size_t r = 0; r < hyps.size(); ++r)
-      std::cout << "T\t" << i << "\t" << r << "\t" << hex(hyps[r].log_prob) << "\t" << toy::decode_text(b.target, hyps[r].tokens)
+      std::cout << "T\t" << i << "\t" << r << "\t" << hex(hyps[r].log_prob) << "\t" << toy::decode_text(b, hyps[r].tokens)
                 << "\n";
   }
   std::vector<toy::Sentence> src, tgt;

@@ -5,7 +5,9 @@
 // status 0 on success; otherwise 1 and a message on stderr.
 //
 // Built with -DSEQ2SEQ_CONSUMER_KIND="..." (for the messages) and optionally
-// -DSEQ2SEQ_EXPECTED_VERSION="x.y.z" (the version the build system found).
+// -DSEQ2SEQ_EXPECTED_VERSION="x.y.z" (the version the build system found). Linked with
+// seq2seq::sentencepiece (which defines SEQ2SEQ_WITH_SENTENCEPIECE) it also trains a SentencePiece
+// model, carries it in the model file and rebuilds it from the reloaded file's metadata.
 #include <seq2seq/data/data.hpp>
 #include <seq2seq/eval/eval.hpp>
 #include <seq2seq/io/checkpoint.hpp>
@@ -13,6 +15,9 @@
 #include <seq2seq/optim/optim.hpp>
 #include <seq2seq/seq2seq.hpp>
 #include <seq2seq/train.hpp>
+#if defined(SEQ2SEQ_WITH_SENTENCEPIECE) && SEQ2SEQ_WITH_SENTENCEPIECE
+#include <seq2seq/data/sentencepiece.hpp>
+#endif
 
 #include <cmath>
 #include <cstdio>
@@ -90,7 +95,27 @@ int main(int argc, char** argv) {
         seq2seq::detokenize(reloaded.target_vocab.decode(reloaded.model.translate(again).front().tokens));
     if (text2 != text) return fail("the reloaded model translates 'A B C' to '" + text2 + "'");
 
-    std::cout << "consumer (" << SEQ2SEQ_CONSUMER_KIND << "): seq2seq " << SEQ2SEQ_VERSION_STRING << ", loss "
+    std::string subwords = "no SentencePiece";
+#if defined(SEQ2SEQ_WITH_SENTENCEPIECE) && SEQ2SEQ_WITH_SENTENCEPIECE
+    {
+      // The word tokenizer and a SentencePiece model travel in the file; load_tokenizers rebuilds them.
+      std::vector<std::string> text;
+      for (const char* s : {"the cat sees the dog", "the dog sees the cat", "a cat and a dog", "le chat voit le chien",
+                            "le chien voit le chat", "un chat et un chien"})
+        text.emplace_back(s);
+      seq2seq::SentencePieceOptions o;
+      o.vocab_size = 20;
+      const seq2seq::SentencePieceTokenizer sp = seq2seq::SentencePieceTokenizer::train(text, o);
+      seq2seq::io::save_model(path, model, vocab, vocab, seq2seq::io::tokenizer_metadata(seq2seq::WordTokenizer(), sp));
+      const seq2seq::io::Tokenizers t = seq2seq::io::load_tokenizers(seq2seq::io::load_model<Model>(path).metadata);
+      std::remove(path.c_str());
+      const std::string back = t.target->decode(t.target->encode("le chat voit un chien"));
+      if (t.target->kind() != "sentencepiece" || back != "le chat voit un chien")
+        return fail("SentencePiece round trip through the model file gave '" + back + "'");
+      subwords = "SentencePiece " + std::to_string(sp.piece_count()) + " pieces round-tripped";
+    }
+#endif
+    std::cout << "consumer (" << SEQ2SEQ_CONSUMER_KIND << "): " << subwords << ", seq2seq " << SEQ2SEQ_VERSION_STRING << ", loss "
               << first << " -> " << last << ", 'a b c' -> '" << text << "', log p = " << s1 << '\n';
     return 0;
   } catch (const std::exception& e) {

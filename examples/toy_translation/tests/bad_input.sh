@@ -99,6 +99,19 @@ printf 'the dog\tle chien\ncaf\xe9\tcoffee\n' >bad_pairs.tsv
 bad "invalid UTF-8 in pairs to score (line number)" 1 "bad_pairs.tsv:2: .*invalid UTF-8" "$exe" score --model run16 bad_pairs.tsv
 bad "unknown subcommand" 2 "frobnicate" "$exe" frobnicate
 
+# --- subwords (SentencePiece) ----------------------------------------------------------------------
+bad "--subwords-joint without --subwords" 2 "needs --subwords" "$exe" train --out b9 --subwords-joint "${tiny[@]}"
+bad "--subwords with --max-vocab" 2 "max-vocab" "$exe" train --out b9 --subwords 100 --max-vocab 50 "${tiny[@]}"
+if "$exe" train --out sw_probe --subwords 40 --epochs 0.01 --pairs 400 --embed 4 --hidden 4 --layers 1 --quiet >/dev/null 2>sw_probe.err; then
+  bad "more pieces than the corpus allows (nothing written)" 1 "Vocabulary size too high" "$exe" train --out b10 --subwords 5000 "${tiny[@]}"
+  if [[ -e b10 ]]; then fail "more pieces than the corpus allows: b10 was created"; fi
+elif grep -q "needs SentencePiece" sw_probe.err; then
+  bad "--subwords in a build without SentencePiece" 1 "needs SentencePiece" "$exe" train --out b10 --subwords 100 "${tiny[@]}"
+  if [[ -e b10 ]]; then fail "--subwords without SentencePiece: b10 was created"; fi
+else
+  fail "subword probe run failed"; sed 's/^/    /' sw_probe.err | head -n 10
+fi
+
 echo
 echo "$cases bad inputs tried, $failures failed"
 if ((failures)); then

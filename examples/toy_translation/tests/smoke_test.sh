@@ -157,13 +157,46 @@ expect_status "train --patience 1" 0 $?
 expect_grep "--patience stops early" "stopped: early stopping after step" es.err
 
 # --- your own corpus: --data FILE in the Tatoeba layout (a third, ignored column) ----------------
-"$exe" corpus --pairs 2000 | awk -F'\t' '{ print toupper(substr($1, 1, 1)) substr($1, 2) ".\t" $2 " .\tCC-BY 2.0 (France) Attribution: example #" NR }' >own.tsv
-"$exe" train --out run_own --data own.tsv --embed 16 --hidden 32 --layers 1 --epochs 1 --threads 1 --min-count 2 >own.out 2>own.err
+"$exe" corpus --pairs 2000 | awk -F'\t' '{ print toupper(substr($1, 1, 1)) substr($1, 2) ".\t" $2 ".\tCC-BY 2.0 (France) Attribution: example #" NR }' >own.tsv
+"$exe" train --out run_own --data own.tsv --embed 16 --hidden 32 --layers 1 --epochs 3 --threads 1 --min-count 2 >own.out 2>own.err
 expect_status "train --data FILE" 0 $?
 expect_grep "--data: the file is the corpus" "data: 'own.tsv'" own.err
 "$exe" eval --model run_own --show 0 >own_eval.out 2>&1
 expect_status "eval of a --data model (its own test split)" 0 $?
 expect_grep "eval of a --data model" "^BLEU" own_eval.out
+
+# --- readable output: detokenized by the spacing of the training text; --tokenized the tokens -----
+printf 'The dog sees the cat.\n' >sentence.txt
+"$exe" translate --model run_own sentence.txt >detok.out 2>&1
+expect_status "translate (detokenized)" 0 $?
+"$exe" translate --model run_own --tokenized sentence.txt >tok.out 2>&1
+expect_status "translate --tokenized" 0 $?
+if grep -q ' \.' tok.out && [[ "$(sed 's/ \././g' tok.out)" == "$(cat detok.out)" ]]; then
+  pass "translate attaches '.' as the corpus does; --tokenized keeps 'word .' ($(cat detok.out) / $(cat tok.out))"
+else
+  fail "detokenized '$(cat detok.out)', tokenized '$(cat tok.out)'"
+fi
+"$exe" eval --model run_own --show 0 --output own_hyp.txt >/dev/null 2>&1 && grep -q '[a-z]\.' own_hyp.txt && ! grep -q ' \.' own_hyp.txt
+expect_status "eval --output writes detokenized text" 0 $?
+
+# --- subwords: SentencePiece trained on the training split, stored in the model file -------------
+if "$exe" train --out run_sw --data own.tsv --subwords 60 --embed 16 --hidden 32 --layers 1 --epochs 1 --threads 1 \
+    --show 0 >sw.out 2>sw.err; then
+  pass "train --subwords 60"
+  expect_grep "subwords: SentencePiece trained on the training split" "subwords: SentencePiece unigram, 60 pieces per side" sw.err
+  expect_grep "no <unk> in the subword training targets" "training targets: .* 0 <unk>" sw.err
+  expect_grep "cased BLEU beside BLEU" "cased BLEU" sw.out
+  "$exe" translate --model run_sw sentence.txt >sw_tr.out 2>sw_tr.err
+  expect_status "translate with the subword model (tokenizers from the model file)" 0 $?
+  [[ $(wc -l <sw_tr.out) -eq 1 ]] && pass "subword translate: one line" || fail "subword translate: $(cat sw_tr.out)"
+  "$exe" train --out run_swj --data own.tsv --subwords 80 --subwords-joint --subword-type bpe --embed 16 --hidden 16 \
+    --layers 1 --epochs 0.2 --threads 1 --show 0 >swj.out 2>swj.err
+  expect_status "train --subwords 80 --subwords-joint --subword-type bpe" 0 $?
+elif grep -q "needs SentencePiece" sw.err; then
+  echo "skip - subwords: this build has no SentencePiece"
+else
+  fail "train --subwords 60:"; sed 's/^/    /' sw.err | head -20
+fi
 
 # --- bad input: clear message, non-zero exit, no crash --------------------------------------------
 bad() {  # bad NAME WANTED_STATUS PATTERN command...

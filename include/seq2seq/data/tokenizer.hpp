@@ -87,13 +87,25 @@ inline char32_t lower_case_code_point(char32_t cp) {
 ///    emoji sequence joined by U+200D stays one token.
 /// Every token is non-empty valid UTF-8 without whitespace. `detokenize(tokenize(s))` equals `s`
 /// lower-cased with single spaces between tokens.
-inline std::vector<std::string> tokenize(std::string_view text, const TokenizeOptions& options = {}) {
-  std::vector<std::string> tokens;
+inline std::vector<std::string> tokenize(std::string_view text, const TokenizeOptions& options = {});
+
+namespace detail {
+
+/// The loop of `tokenize`: calls `on_token(std::string&& token, std::string_view gap)` for every
+/// token in order, `gap` being the text between the previous token (or the start) and this one:
+/// empty when they touch, otherwise the whitespace that separated them. Detokenizer::learn reads
+/// the spacing of punctuation from these gaps.
+template <typename OnToken>
+void tokenize_each(std::string_view text, const TokenizeOptions& options, OnToken&& on_token) {
   std::string current;
+  std::size_t gap_start = 0, gap_end = 0;  // the whitespace before `current`
+  std::size_t last_end = 0;                // byte after the last token flushed
+  bool in_token = false;
   auto flush = [&] {
-    if (!current.empty()) {
-      tokens.push_back(std::move(current));
+    if (in_token) {
+      on_token(std::move(current), text.substr(gap_start, gap_end - gap_start));
       current.clear();
+      in_token = false;
     }
   };
   utf8::Error error;
@@ -102,23 +114,40 @@ inline std::vector<std::string> tokenize(std::string_view text, const TokenizeOp
     const std::size_t len = utf8::decode(text, pos, cp, &error);
     if (len == 0)
       throw std::invalid_argument("seq2seq: " + utf8::describe(error));
+    const auto start_token = [&] {
+      if (!in_token) {
+        gap_start = last_end;
+        gap_end = pos;
+        in_token = true;
+      }
+    };
     if (is_space_code_point(cp)) {
       flush();
     } else if (options.split_punctuation && is_punctuation_code_point(cp)) {
       flush();
-      tokens.emplace_back(text.substr(pos, len));
-    } else if (options.lower_case) {
-      const char32_t lower = lower_case_code_point(cp);
+      start_token();
+      current.append(text.substr(pos, len));
+      last_end = pos + len;
+      flush();
+    } else {
+      start_token();
+      const char32_t lower = options.lower_case ? lower_case_code_point(cp) : cp;
       if (lower == cp)
         current.append(text.substr(pos, len));
       else
         utf8::append(current, lower);
-    } else {
-      current.append(text.substr(pos, len));
+      last_end = pos + len;
     }
     pos += len;
   }
   flush();
+}
+
+}  // namespace detail
+
+inline std::vector<std::string> tokenize(std::string_view text, const TokenizeOptions& options) {
+  std::vector<std::string> tokens;
+  detail::tokenize_each(text, options, [&](std::string&& token, std::string_view) { tokens.push_back(std::move(token)); });
   return tokens;
 }
 

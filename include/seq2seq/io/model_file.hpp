@@ -3,6 +3,7 @@
 #ifndef SEQ2SEQ_IO_MODEL_FILE_HPP
 #define SEQ2SEQ_IO_MODEL_FILE_HPP
 
+#include "../data/tokenizers.hpp"
 #include "../data/vocab.hpp"
 #include "../model_config.hpp"
 #include "checkpoint.hpp"
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -27,6 +29,11 @@
 //   "source_vocab"  Vocab::to_json() of the source vocabulary
 //   "target_vocab"  Vocab::to_json() of the target vocabulary
 //
+// and, when the caller adds them (tokenizer_metadata), two optional ones:
+//
+//   "source_tokenizer", "target_tokenizer"   Tokenizer::to_json() of each side's tokenizer (a
+//                   SentencePiece model inside as base64); absent: WordTokenizer::legacy()
+//
 // Every other caller key is kept and handed back by load_model.
 
 namespace seq2seq {
@@ -38,6 +45,8 @@ using seq2seq::config_to_json;
 using seq2seq::expected_parameter_count;
 
 /// Metadata keys of save_model's file.
+inline constexpr const char* kSourceTokenizerKey = "source_tokenizer";
+inline constexpr const char* kTargetTokenizerKey = "target_tokenizer";
 inline constexpr const char* kConfigKey = "config";
 inline constexpr const char* kSourceVocabKey = "source_vocab";
 inline constexpr const char* kTargetVocabKey = "target_vocab";
@@ -170,6 +179,14 @@ LoadedModel<Model> average_models(const std::vector<std::string>& paths) {
     seq2seq::detail::require(other.source_vocab == out.source_vocab && other.target_vocab == out.target_vocab, [&] {
       return "average_models: '" + paths[k] + "' has other vocabularies than '" + paths.front() + "'";
     });
+    for (const char* key : {kSourceTokenizerKey, kTargetTokenizerKey}) {
+      const auto mine = out.metadata.find(key), theirs = other.metadata.find(key);
+      const bool same = (mine == out.metadata.end()) == (theirs == other.metadata.end()) &&
+                        (mine == out.metadata.end() || mine->second == theirs->second);
+      seq2seq::detail::require(same, [&] {
+        return "average_models: '" + paths[k] + "' has another " + key + " than '" + paths.front() + "'";
+      });
+    }
     std::size_t i = 0;
     other.model.visit_parameters([&](const ParamName&, const auto& p) { sum[i++] += p.value.template cast<double>(); });
   }
@@ -180,6 +197,40 @@ LoadedModel<Model> average_models(const std::vector<std::string>& paths) {
     p.value = (sum[i++] / n).template cast<S>();
   });
   return out;
+}
+
+/// The tokenizers of a model file, both sides.
+struct Tokenizers {
+  std::shared_ptr<const Tokenizer> source, target;
+};
+
+/// The metadata entries that carry `source` and `target` in a model file: merge them into
+/// save_model's `metadata`, and load_tokenizers rebuilds both from the loaded file's.
+inline std::map<std::string, std::string> tokenizer_metadata(const Tokenizer& source, const Tokenizer& target) {
+  return {{kSourceTokenizerKey, source.to_json().dump()}, {kTargetTokenizerKey, target.to_json().dump()}};
+}
+
+/// Rebuilds the tokenizers of a model file from its metadata (LoadedModel::metadata or
+/// ModelInfo::metadata): a side without its key is WordTokenizer::legacy(), the word tokenizer of
+/// files written before tokenizers travelled in them. Throws std::invalid_argument ("seq2seq:
+/// source_tokenizer: ...") for a damaged entry or a kind this program cannot rebuild (a
+/// SentencePiece model without seq2seq::sentencepiece: the message says what to link).
+inline Tokenizers load_tokenizers(const std::map<std::string, std::string>& metadata) {
+  const auto side = [&](const char* key) -> std::shared_ptr<const Tokenizer> {
+    const auto it = metadata.find(key);
+    if (it == metadata.end()) return std::make_shared<WordTokenizer>(WordTokenizer::legacy());
+    try {
+      return tokenizer_from_json(it->second);
+    } catch (const std::invalid_argument& e) {
+      const std::string what = e.what();
+      throw std::invalid_argument(std::string("seq2seq: ") + key + ": " +
+                                  (what.rfind("seq2seq: ", 0) == 0 ? what.substr(9) : what));
+    }
+  };
+  Tokenizers t;
+  t.source = side(kSourceTokenizerKey);
+  t.target = side(kTargetTokenizerKey);
+  return t;
 }
 
 }  // namespace io
