@@ -512,6 +512,12 @@ const std::vector<Keyword>& keywords() {
        [](const R&) { return std::string("0 (all)"); }},
       {"min_count", "--min-count", [](R& r, py::handle v, auto&) { r.settings.data.min_count = count_arg(v, "min_count", 0, kU64); },
        [](const R& r) { return std::to_string(r.settings.data.min_count); }},
+      {"subwords", "--subwords", [](R& r, py::handle v, auto&) { r.settings.data.subwords = count_arg(v, "subwords", 0, 10000000); },
+       [](const R& r) { return std::to_string(r.settings.data.subwords); }},
+      {"subwords_joint", "--subwords-joint", [](R& r, py::handle v, auto&) { r.settings.data.subwords_joint = flag_arg(v, "subwords_joint"); },
+       [](const R&) { return std::string("False"); }},
+      {"subword_type", "--subword-type", [](R& r, py::handle v, auto&) { r.settings.data.subword_type = choice_arg(v, "subword_type", {"unigram", "bpe"}); },
+       [](const R& r) { return "'" + r.settings.data.subword_type + "'"; }},
       {"max_length", "--max-length", [](R& r, py::handle v, auto&) { r.settings.data.max_length = count_arg(v, "max_length", 1, 100000); },
        [](const R& r) { return std::to_string(r.settings.data.max_length); }},
       {"embed", "--embed", [](R& r, py::handle v, auto&) { r.settings.embed = static_cast<Index>(count_arg(v, "embed", 1, 100000)); },
@@ -634,6 +640,10 @@ py::object train(const py::args& args, const py::kwargs& kwargs) {
   if (!req.resume && !ts.validates() && (ts.keep == "best" || ts.patience > 0))
     throw py::value_error(std::string(ts.keep == "best" ? "keep='best'" : "patience") +
                           " needs a validation set (valid_tsv or valid_fraction above 0)");
+  if (ts.data.subwords_joint && ts.data.subwords == 0) throw py::value_error("subwords_joint needs subwords=N");
+  if (ts.data.subwords != 0 && ts.data.subwords < 8) throw py::value_error("subwords must be 0 (words) or at least 8 pieces");
+  if (ts.data.subwords != 0 && given["--max-vocab"])
+    throw py::value_error("max_vocab is for word vocabularies; with subwords the vocabulary is the N pieces");
   if (max_vocab != 0 && max_vocab < 5) throw py::value_error("max_vocab must be 0 (no limit) or more than the 4 special tokens");
   if (req.resume && req.overwrite) throw py::value_error("resume and overwrite exclude each other");
   for (const std::string* file : {&ts.data.data, &ts.data.valid, &ts.data.test}) {
