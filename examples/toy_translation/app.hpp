@@ -45,13 +45,17 @@ struct Interrupted : std::runtime_error {
 // checkpoint and returns. A second Ctrl-C kills the program at once.
 extern volatile std::sig_atomic_t g_stop_signal;
 
-/// Installs the stop handler for SIGINT and SIGTERM while alive.
+/// Installs the stop handler for SIGINT and SIGTERM while alive; restores the previous ones after.
 class StopSignalScope {
  public:
   StopSignalScope();
   ~StopSignalScope();
   StopSignalScope(const StopSignalScope&) = delete;
   StopSignalScope& operator=(const StopSignalScope&) = delete;
+
+ private:
+  void (*previous_int_)(int) = SIG_DFL;
+  void (*previous_term_)(int) = SIG_DFL;
 };
 
 /// Throws Interrupted once a stop signal has arrived (long loops outside the training loop).

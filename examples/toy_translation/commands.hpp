@@ -3,10 +3,12 @@
 #ifndef TOY_TRANSLATION_COMMANDS_HPP
 #define TOY_TRANSLATION_COMMANDS_HPP
 
+#include "run_files.hpp"
 #include "settings.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,6 +29,10 @@ struct TrainRequest {
   // The target-vocabulary shortlist learned from the training pairs and stored with the model
   // (seq2seq::Shortlist::learn); k = 0: none.
   std::int64_t shortlist_k = 20, shortlist_frequent = 100;
+  // Called with every row train_log.csv gets (training rows every log_every steps, validation rows
+  // after each validation); returning false stops the run as Ctrl-C does, after saving a checkpoint.
+  // The command line leaves it empty; the Python module's progress callback goes here.
+  std::function<bool(const LogRow&)> on_log;
 };
 
 /// How eval and translate decode (besides the beam): the weights' precision, the shortlist,

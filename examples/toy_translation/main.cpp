@@ -45,7 +45,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <csignal>
 #include <cstdint>
 #include <exception>
 #include <iostream>
@@ -54,28 +53,6 @@
 #include <vector>
 
 namespace toy {
-
-volatile std::sig_atomic_t g_stop_signal = 0;
-
-extern "C" void on_stop_signal(int sig) {
-  if (g_stop_signal != 0) {
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-    return;
-  }
-  g_stop_signal = sig;
-}
-
-StopSignalScope::StopSignalScope() {
-  g_stop_signal = 0;
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
-}
-
-StopSignalScope::~StopSignalScope() {
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-}
 
 namespace {
 

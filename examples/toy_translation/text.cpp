@@ -92,6 +92,15 @@ Sentence encode_source(const Bundle& b, const std::string& text, std::size_t* un
   return ids;
 }
 
+Sentence encode_target(const Bundle& b, const std::string& text) {
+  const std::vector<std::string> t = tokens_of(*b.target_tokenizer, text);
+  if (t.empty()) throw std::invalid_argument("empty target sentence");
+  if (b.config.max_length > 0 && static_cast<Index>(t.size()) > b.config.max_length)
+    throw std::invalid_argument("target of " + std::to_string(t.size()) + " tokens is longer than the model's limit of " +
+                                std::to_string(b.config.max_length));
+  return b.target.encode(t);
+}
+
 std::string decode_text(const Bundle& b, const Sentence& ids, bool tokenized) {
   const std::vector<std::string> tokens = b.target.decode(ids);
   return tokenized ? seq2seq::detokenize(tokens) : b.target_tokenizer->decode(tokens);

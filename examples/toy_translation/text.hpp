@@ -28,6 +28,10 @@ std::vector<std::string> tokens_of(const seq2seq::Tokenizer& tokenizer, const st
 /// limit); sets `*unknown` to the number of tokens read as <unk>. Throws std::invalid_argument.
 Sentence encode_source(const Bundle& b, const std::string& text, std::size_t* unknown = nullptr);
 
+/// Target text to ids for scoring, with the same checks (empty: "empty target sentence"; over
+/// the model's length limit). Throws std::invalid_argument.
+Sentence encode_target(const Bundle& b, const std::string& text);
+
 /// Target ids to text: detokenized by the model's tokenizer, or with `tokenized` the tokens
 /// joined by spaces (what translate printed before detokenization).
 std::string decode_text(const Bundle& b, const Sentence& ids, bool tokenized = false);

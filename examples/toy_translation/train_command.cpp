@@ -349,7 +349,13 @@ int train_with(Run& run, Policy policy) {
   EvalResult last_valid;
 
   seq2seq::LoopHooks<Result> hooks;
-  hooks.stop = [&](unsigned flags) { return any_process(flags | (g_stop_signal != 0 ? seq2seq::kStopRequested : 0u)); };
+  bool stop_asked = false;  // by TrainRequest::on_log
+  const auto report = [&](const LogRow& row) {
+    if (run.req.on_log && !run.req.on_log(row)) stop_asked = true;
+  };
+  hooks.stop = [&](unsigned flags) {
+    return any_process(flags | (g_stop_signal != 0 || stop_asked ? seq2seq::kStopRequested : 0u));
+  };
   hooks.on_step = [&](const seq2seq::StepEvent<Result>& e) {
     if (first_epoch < 0) first_epoch = e.epoch;
     if (!e.result.applied) {
@@ -389,6 +395,7 @@ int train_with(Run& run, Policy policy) {
       row.tokens_per_s = static_cast<double>(window_tokens) / std::max(seconds_since(window_start), 1e-9);
       row.lr = e.lr;
       run.log.push_back(row);
+      report(row);
       if (!run.progress.tty() && !run.req.quiet)
         run.progress.line("step " + std::to_string(e.at.step) + "  epoch " + fixed(e.epoch_after, 2) + "  loss " +
                           fixed(row.loss, 3) + "  ppl " + fixed(row.perplexity, 3) + "  " + format_rate(row.tokens_per_s) +
@@ -431,6 +438,7 @@ int train_with(Run& run, Policy policy) {
         row.bleu = last_valid.bleu.bleu;
         row.exact = last_valid.exact;
         run.log.push_back(row);
+        report(row);
         const bool saved = e.best && s.keep == "best";
         run.progress.line("epoch " + fixed(e.epoch, 2) + "  valid perplexity " + fixed(last_valid.perplexity, 3) + "  BLEU " +
                           fixed(last_valid.bleu.bleu, 2) + "  exact " + fixed(100 * last_valid.exact, 1) + "%" +

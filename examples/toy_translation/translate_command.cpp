@@ -109,12 +109,7 @@ int run_score(const std::string& model_path, const std::vector<std::string>& inp
       try {
         const std::string target = line.substr(tab + 1, end - tab - 1);
         src.push_back(encode_source(b, line.substr(0, tab)));
-        const std::vector<std::string> t = tokens_of(*b.target_tokenizer, target);
-        if (t.empty()) throw std::invalid_argument("empty target sentence");
-        if (b.config.max_length > 0 && static_cast<Index>(t.size()) > b.config.max_length)
-          throw std::invalid_argument("target of " + std::to_string(t.size()) + " tokens is longer than the model's limit of " +
-                                      std::to_string(b.config.max_length));
-        tgt.push_back(b.target.encode(t));
+        tgt.push_back(encode_target(b, target));
       } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(where() + e.what());
       }
