@@ -39,7 +39,7 @@ struct Spacing {
 ///    (the tokens ".", ",", ":" with a token of ASCII digits on each side).
 /// 2. Sentence-final marks (. ? ! …) that follow each other stay together: "?!", "...", even
 ///    where French puts a space before "?" and "!".
-/// 3. A symmetric quote (`"` by default) alternates: the first of a sentence opens (attached to
+/// 3. A symmetric quote (by default the ASCII double quote) alternates: the first of a sentence opens (attached to
 ///    the token after it), the next closes (attached to the token before it).
 /// 4. Otherwise the Spacing of each token (`rule`): a token without a rule of its own is a word,
 ///    {" ", " "}.

@@ -40,8 +40,9 @@ struct ShortlistOptions {
 ///
 /// Text form (to_text / from_text / load / save), UTF-8, one line per source word:
 ///   # seq2seq shortlist 1 ...          first line, the rest of it free text
-///   <TAB>w1 w2 ...                     empty source field: the words kept for every batch
-///   source_word<TAB>t1 t2 ...          the target words of one source word, best first
+///   TAB w1 w2 ...                      empty source field (the line starts with a tab): the words
+///                                      kept for every batch
+///   source_word TAB t1 t2 ...          the target words of one source word, best first (TAB: a tab)
 /// Lines that are empty are skipped. Words are the vocabularies' spellings; a word neither
 /// vocabulary knows, a repeated source word or a line without a tab is an error naming the line.
 class Shortlist {
