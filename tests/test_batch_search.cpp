@@ -295,7 +295,9 @@ TEST_CASE("sampling: the first word is drawn from the model's distribution (temp
     for (double& x : q) x /= total;
     return q;
   };
-  for (const auto& [temperature, top_k] : std::vector<std::pair<double, Index>>{{1.0, 0}, {0.5, 0}, {2.0, 3}, {1.0, 2}}) {
+  for (const auto& setting : std::vector<std::pair<double, Index>>{{1.0, 0}, {0.5, 0}, {2.0, 3}, {1.0, 2}}) {
+    const double temperature = setting.first;  // (no structured binding: CAPTURE's lambda cannot capture one in C++17)
+    const Index top_k = setting.second;
     CAPTURE(temperature);
     CAPTURE(top_k);
     const std::vector<double> q = distribution(temperature, top_k);
@@ -382,8 +384,10 @@ TEST_CASE("int8 and bf16 translations agree with float on a model trained on rea
   opt.beam = 5;
   const auto ref = m.translate(tiny.sources, opt);
   const std::vector<Sentence> greedy = m.translate_greedy(tiny.sources);
-  for (const auto& [p, portable] : std::vector<std::pair<Precision, bool>>{
+  for (const auto& setting : std::vector<std::pair<Precision, bool>>{
            {Precision::bf16, false}, {Precision::int8, false}, {Precision::bf16, true}, {Precision::int8, true}}) {
+    const Precision p = setting.first;  // (no structured binding: CAPTURE's lambda cannot capture one in C++17)
+    const bool portable = setting.second;
     const std::string name = precision_name(p);  // doctest prints a const char* as a pointer
     CAPTURE(name);
     CAPTURE(portable);

@@ -164,7 +164,9 @@ TEST_CASE("check_dropout: rates outside [0, 1), NaN and a negative first_sequenc
   const std::vector<std::pair<double, std::string>> bad = {
       {-0.1, "got -0.1"}, {1.0, "got 1"},   {1.5, "got 1.5"},   {nan, "got NaN"},
       {-nan, "got NaN"},  {inf, "got inf"}, {-inf, "got -inf"}, {std::nextafter(1.0, 2.0), "got 1.0000000000000002"}};
-  for (const auto& [rate, needle] : bad) {
+  for (const auto& entry : bad) {  // (no structured binding: a C++17 lambda cannot capture one)
+    const double rate = entry.first;
+    const std::string& needle = entry.second;
     CAPTURE(needle);
     for (const std::string& msg :
          {invalid_argument_message([&] { check_dropout(options(rate, 0, 0)); }),

@@ -67,7 +67,8 @@ Matrix<double> bf16_bound(const Matrix<double>& A, const Matrix<double>& X) {
 template <typename Scalar>
 void check_products(Precision p) {
   Rng rng(11);
-  for (const auto& [M, K, N] : kShapes) {
+  for (const auto& shape : kShapes) {  // (no structured binding: CAPTURE's lambda cannot capture one in C++17)
+    const Index M = std::get<0>(shape), K = std::get<1>(shape), N = std::get<2>(shape);
     CAPTURE(M);
     CAPTURE(K);
     CAPTURE(N);
@@ -115,7 +116,8 @@ TEST_CASE("lowp_gemm: the AVX-512 kernels give the portable kernels' results bit
     return;
   }
   Rng rng(12);
-  for (const auto& [M, K, N] : std::vector<std::tuple<Index, Index, Index>>{{17, 7, 7}, {130, 256, 19}, {64, 5, 1}, {200, 64, 70}}) {
+  for (const auto& shape : std::vector<std::tuple<Index, Index, Index>>{{17, 7, 7}, {130, 256, 19}, {64, 5, 1}, {200, 64, 70}}) {
+    const Index M = std::get<0>(shape), K = std::get<1>(shape), N = std::get<2>(shape);
     CAPTURE(M);
     const Matrix<float> A = test::random_matrix<float>(M, K, rng, 0.3);
     const Matrix<float> X = test::random_matrix<float>(K, N, rng, 1.0);
@@ -192,7 +194,8 @@ TEST_CASE("lowp_gemm: stored values, embedding tables and refusals") {
 
 TEST_CASE("gemm: PackedMatrix and Fp32Matrix (float weights packed once for decoding) equal the product") {
   Rng rng(14);
-  for (const auto& [M, K, N] : std::vector<std::tuple<Index, Index, Index>>{{1, 1, 1}, {7, 3, 2}, {97, 65, 9}, {300, 200, 300}, {50, 600, 3}}) {
+  for (const auto& shape : std::vector<std::tuple<Index, Index, Index>>{{1, 1, 1}, {7, 3, 2}, {97, 65, 9}, {300, 200, 300}, {50, 600, 3}}) {
+    const Index M = std::get<0>(shape), K = std::get<1>(shape), N = std::get<2>(shape);  // (see check_products)
     CAPTURE(M);
     CAPTURE(K);
     CAPTURE(N);
@@ -211,7 +214,8 @@ TEST_CASE("gemm: PackedMatrix and Fp32Matrix (float weights packed once for deco
     CHECK(Yf.bottomRows(2).isZero());
   }
   if (detail::Fp32Matrix::available()) {  // the AVX-512 float tile of decoding's float32 copies
-    for (const auto& [M, K, N] : kShapes) {
+    for (const auto& shape : kShapes) {
+      const Index M = std::get<0>(shape), K = std::get<1>(shape), N = std::get<2>(shape);  // (see check_products)
       CAPTURE(M);
       const Matrix<float> A = test::random_matrix<float>(M, K, rng, 1.0);
       const Matrix<float> X = test::random_matrix<float>(K, N, rng, 1.0);

@@ -190,7 +190,8 @@ LoadedModel<Model> average_models(const std::vector<std::string>& paths) {
       return "average_models: '" + paths[k] + "' has other vocabularies than '" + paths.front() + "'";
     });
     for (const char* key : {kSourceTokenizerKey, kTargetTokenizerKey}) {
-      const auto mine = out.metadata.find(key), theirs = other.metadata.find(key);
+      const auto mine = out.metadata.find(key);
+      const auto theirs = other.metadata.find(key);
       const bool same = (mine == out.metadata.end()) == (theirs == other.metadata.end()) &&
                         (mine == out.metadata.end() || mine->second == theirs->second);
       seq2seq::detail::require(same, [&] {
