@@ -2,6 +2,8 @@
 // commands also run inside another program (the Python module, python/).
 #include "app.hpp"
 
+#include <seq2seq/io/atomic_file.hpp>
+
 namespace toy {
 
 volatile std::sig_atomic_t g_stop_signal = 0;
@@ -26,5 +28,7 @@ StopSignalScope::~StopSignalScope() {
   std::signal(SIGINT, previous_int_ == SIG_ERR ? SIG_DFL : previous_int_);
   std::signal(SIGTERM, previous_term_ == SIG_ERR ? SIG_DFL : previous_term_);
 }
+
+void write_text_file(const std::string& path, const std::string& text) { seq2seq::io::write_file_atomic(path, text); }
 
 }  // namespace toy

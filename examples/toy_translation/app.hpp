@@ -1,9 +1,12 @@
-// toy_translation: what every file of the program shares: the one model type, the names of the
-// files a run writes, the program's errors and the Ctrl-C flag.
+// toy_translation: what every file of the program shares: the names of the files a run writes,
+// the program's errors and the Ctrl-C flag. It includes no Eigen: the files that hold a model
+// include model_type.hpp, and only train_command.cpp and model_ops.cpp run one.
 #ifndef TOY_TRANSLATION_APP_HPP
 #define TOY_TRANSLATION_APP_HPP
 
-#include <seq2seq/seq2seq.hpp>
+#include <seq2seq/config.hpp>
+#include <seq2seq/data/corpus.hpp>
+#include <seq2seq/data/types.hpp>
 
 #include <csignal>
 #include <stdexcept>
@@ -14,13 +17,6 @@ namespace toy {
 using seq2seq::Index;
 using seq2seq::Pair;
 using seq2seq::Sentence;
-using seq2seq::Vocab;
-
-// One model type for every size: Dynamic hidden/input sizes and a Dynamic depth.
-using Scalar = float;
-using Cell = seq2seq::LSTMCell<Scalar, seq2seq::Dynamic, seq2seq::Dynamic>;
-using Stack = seq2seq::StackedLSTM<Cell, seq2seq::Dynamic>;
-using Model = seq2seq::Seq2Seq<seq2seq::Encoder<Stack>, seq2seq::Decoder<Stack>>;
 
 inline constexpr const char* kProgram = "toy_translation";
 inline constexpr const char* kBestFile = "model.safetensors";
@@ -30,6 +26,9 @@ inline constexpr const char* kLogFile = "train_log.csv";
 inline constexpr const char* kCurveFile = "learning_curve.svg";
 
 inline std::string version_string() { return std::string(kProgram) + " (seq2seq " SEQ2SEQ_VERSION_STRING ")"; }
+
+/// `text` written to `path` atomically (io::write_file_atomic: a temporary file, then a rename).
+void write_text_file(const std::string& path, const std::string& text);
 
 /// An error in how the program was called (exit status 2).
 struct UsageError : std::runtime_error {

@@ -3,8 +3,6 @@
 #include "commands.hpp"
 #include "run_files.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <iostream>
 
 namespace toy {
@@ -13,9 +11,7 @@ int run_average(const std::string& out, const std::vector<std::string>& inputs) 
   if (inputs.empty()) throw UsageError("average needs at least one model file or run directory");
   std::vector<std::string> paths;
   for (const std::string& in : inputs) paths.push_back(resolve_model_path(in).string());
-  Bundle b = to_bundle(seq2seq::io::average_models<Model>(paths), paths.front());
-  b.notes["averaged_from"] = nlohmann::json(paths).dump();
-  save_bundle(out, b);
+  save_bundle(out, average_bundles(paths));
   std::cerr << "wrote " << out << ": the average of " << paths.size() << " models\n";
   return 0;
 }

@@ -3,7 +3,6 @@
 #ifndef TOY_TRANSLATION_COMMANDS_HPP
 #define TOY_TRANSLATION_COMMANDS_HPP
 
-#include "run_files.hpp"
 #include "settings.hpp"
 
 #include <cstddef>
@@ -14,6 +13,8 @@
 #include <vector>
 
 namespace toy {
+
+struct LogRow;  // one row of train_log.csv (run_files.hpp)
 
 /// What `train` is asked to do: the settings of the run plus how this invocation runs.
 struct TrainRequest {
@@ -47,6 +48,10 @@ struct DecodeFlags {
   std::size_t top_k = 0;
   std::uint64_t seed = 0;
 };
+
+/// The program: parses the command line, runs the command, returns the exit status (0, 1 an
+/// error, 2 a command-line error, 130 interrupted); prints errors on stderr (command_line.cpp).
+int run_command_line(int argc, char** argv);
 
 /// `given` says which flags were on the command line (a resumed run refuses changes to them).
 int run_train(const TrainRequest& req, const std::map<std::string, bool>& given);

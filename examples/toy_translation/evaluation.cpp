@@ -1,6 +1,7 @@
 // toy_translation: BLEU, exact match and perplexity of a model on a set of pairs (evaluation.hpp).
 #include "evaluation.hpp"
 
+#include "model_ops.hpp"
 #include "reporting.hpp"
 #include "text.hpp"
 
@@ -38,7 +39,7 @@ EvalResult evaluate(const Bundle& b, const std::vector<Pair>& pairs, std::size_t
       batch.source.push_back(all.source[i]);
       batch.target.push_back(all.target[i]);
     }
-    const seq2seq::LossStats ls = model.evaluate(batch, ws);
+    const seq2seq::LossStats ls = evaluate_loss(model, batch, ws);
     nll += ls.nll;
     r.tokens += static_cast<std::size_t>(ls.tokens);
   }
@@ -68,10 +69,10 @@ EvalResult evaluate(const Bundle& b, const std::vector<Pair>& pairs, std::size_t
     std::vector<Sentence> chunk;
     for (std::size_t i : idx) chunk.push_back(inputs[i]);
     if (beam <= 1) {
-      const std::vector<Sentence> out = model.translate_greedy(chunk, dws, 0, opt.shortlist);
+      const std::vector<Sentence> out = translate_greedy(model, chunk, dws, opt.shortlist);
       for (std::size_t k = 0; k < idx.size(); ++k) outputs[idx[k]] = out[k];
     } else {  // beam search of the whole chunk at once
-      const std::vector<std::vector<seq2seq::Hypothesis>> out = model.translate(chunk, opt, dws);
+      const std::vector<std::vector<seq2seq::Hypothesis>> out = translate(model, chunk, opt, dws);
       for (std::size_t k = 0; k < idx.size(); ++k) outputs[idx[k]] = out[k].front().tokens;
     }
   }

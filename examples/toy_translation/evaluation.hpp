@@ -5,6 +5,8 @@
 
 #include "run_files.hpp"
 
+#include <seq2seq/eval/bleu.hpp>
+
 #include <cstddef>
 #include <iosfwd>
 #include <string>

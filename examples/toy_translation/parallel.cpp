@@ -48,14 +48,6 @@ double from_root(double value) {
   return value;
 }
 
-void start_replicas(Model& model) {
-  if (!g_comm) return;
-  // A new run initialised every rank from the same seed, a resumed one read the same file: this
-  // makes sure, and checks it with one all-reduce.
-  g_comm->broadcast_parameters(model);
-  g_comm->check_replicas(model);
-}
-
 int fail(int status, const std::string& text) {
   if (g_comm && g_comm->size() > 1) {
     // Rank 0 prints at once; another rank prints only if rank 0 has not ended the job within a
@@ -106,7 +98,6 @@ int process_count() { return 1; }
 void on_root(const char*, const std::function<void()>& f) { f(); }
 unsigned any_process(unsigned flags) { return flags; }
 double from_root(double value) { return value; }
-void start_replicas(Model&) {}
 int fail(int status, const std::string& text) {
   std::cerr << text << "\n";
   return status;

@@ -26,8 +26,6 @@ void on_root(const char* what, const std::function<void()>& f);
 unsigned any_process(unsigned flags);
 /// Rank 0's `value` on every process.
 double from_root(double value);
-/// Makes every replica equal to rank 0's and checks it (a no-op in one process).
-void start_replicas(Model& model);
 
 /// Prints an error and returns `status`. Under mpirun with several ranks it ends the whole job
 /// instead (MPI_Abort), since the other ranks may be waiting for this one in a collective.

@@ -1,6 +1,7 @@
 // toy_translation pca: the encoder's sentence vectors projected on their two main directions, as
 // an SVG picture (the paper's Figure 2).
 #include "commands.hpp"
+#include "model_ops.hpp"
 #include "reporting.hpp"
 #include "run_files.hpp"
 #include "svg.hpp"
@@ -78,7 +79,7 @@ int run_pca(const std::string& model_path, const std::string& input, const std::
       throw std::invalid_argument("sentence " + std::to_string(i + 1) + " (\"" + sentences[i].first + "\"): " + e.what());
     }
     Model::State v;
-    b.model->encode({src}, ws.encoder, v);
+    encode(*b.model, src, ws, v);
     const Index row = static_cast<Index>(i);
     if (all) {
       for (Index l = 0; l < L; ++l) {

@@ -1,10 +1,13 @@
 // toy_translation: checkpoints, log and learning curve of a run directory (run_files.hpp).
 #include "run_files.hpp"
 
+#include "model_ops.hpp"
 #include "reporting.hpp"
 #include "svg.hpp"
 
 #include <seq2seq/io/model_file.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <iomanip>
@@ -39,6 +42,13 @@ Bundle load_bundle(const fs::path& path) {
   // io::load_model checks the configuration and vocabularies against the file's tensors before
   // it allocates the model, then every tensor; the training settings come from its metadata.
   return to_bundle(seq2seq::io::load_model<Model>(path.string()), path);
+}
+
+Bundle average_bundles(const std::vector<std::string>& paths) {
+  if (paths.empty()) throw std::invalid_argument("no model files to average");
+  Bundle b = to_bundle(seq2seq::io::average_models<Model>(paths), paths.front());
+  b.notes["averaged_from"] = nlohmann::json(paths).dump();
+  return b;
 }
 
 Bundle to_bundle(seq2seq::io::LoadedModel<Model>&& loaded, const fs::path& path) {
@@ -97,18 +107,7 @@ void set_decoding(Bundle& b, const std::string& precision, bool stored, const st
       throw std::runtime_error(e.what());
     }
   }
-  b.model->set_precision(p);
-}
-
-void write_text_file(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write '" + tmp.string() + "'");
-    out << text;
-    if (!out.flush()) throw std::runtime_error("cannot write '" + tmp.string() + "'");
-  }
-  fs::rename(tmp, path);
+  set_precision(*b.model, p);
 }
 
 namespace {

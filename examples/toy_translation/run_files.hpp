@@ -4,8 +4,10 @@
 #define TOY_TRANSLATION_RUN_FILES_HPP
 
 #include "app.hpp"
+#include "model_type.hpp"
 #include "settings.hpp"
 
+#include <seq2seq/data/vocab.hpp>
 #include <seq2seq/io/model_file.hpp>
 
 #include <cstdint>
@@ -18,6 +20,7 @@
 namespace toy {
 
 namespace fs = std::filesystem;
+using seq2seq::Vocab;
 
 /// A trained model with its vocabularies and settings, as stored in a checkpoint.
 struct Bundle {
@@ -50,11 +53,11 @@ void save_bundle(const fs::path& path, const Bundle& b);
 Bundle load_bundle(const fs::path& path);
 /// The same from a model already loaded (io::load_model or io::average_models) from `path`.
 Bundle to_bundle(seq2seq::io::LoadedModel<Model>&& loaded, const fs::path& path);
+/// The parameter mean of several model files of one run (io::average_models), with the first
+/// file's vocabularies, tokenizers and settings; notes["averaged_from"] lists the files.
+Bundle average_bundles(const std::vector<std::string>& paths);
 /// A model directory (holding model.safetensors) or a checkpoint file.
 fs::path resolve_model_path(const std::string& where);
-
-/// `text` written to `path` through a temporary file and a rename.
-void write_text_file(const fs::path& path, const std::string& text);
 
 /// One row of train_log.csv.
 struct LogRow {

@@ -39,7 +39,7 @@
 #define TOY_TRANSLATION_TOY_CORPUS_HPP
 
 #include <seq2seq/data/corpus.hpp>
-#include <seq2seq/param.hpp>
+#include <seq2seq/rng.hpp>
 
 #include <cstddef>
 #include <cstdint>

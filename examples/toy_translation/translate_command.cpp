@@ -2,6 +2,7 @@
 // lists, sampling; float, bf16 or int8 weights, an optional shortlist), and log p(target | source)
 // of sentence pairs (the paper's rescoring score).
 #include "commands.hpp"
+#include "model_ops.hpp"
 #include "reporting.hpp"
 #include "run_files.hpp"
 #include "text.hpp"
@@ -44,7 +45,7 @@ int run_translate(const std::string& model_path, const std::vector<std::string>&
   std::vector<Pending> pending;
   std::vector<Sentence> sources;
   const auto flush = [&] {
-    const std::vector<std::vector<seq2seq::Hypothesis>> out = b.model->translate(sources, opt, ws);
+    const std::vector<std::vector<seq2seq::Hypothesis>> out = translate(*b.model, sources, opt, ws);
     std::size_t next = 0;
     for (const Pending& p : pending) {
       if (!p.ok) {  // its error is reported; its output line stays empty
@@ -124,7 +125,7 @@ int run_score(const std::string& model_path, const std::vector<std::string>& inp
       batch.source.push_back(src[i]);
       batch.target.push_back(tgt[i]);
     }
-    const std::vector<double> s = b.model->score(batch, ws);
+    const std::vector<double> s = score(*b.model, batch, ws);
     for (std::size_t k = 0; k < idx.size(); ++k) scores[idx[k]] = s[k];
   }
   for (double s : scores) std::cout << fixed(s, 4) << "\n";
