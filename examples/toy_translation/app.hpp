@@ -1,6 +1,7 @@
 // toy_translation: what every file of the program shares: the names of the files a run writes,
-// the program's errors and the Ctrl-C flag. It includes no Eigen: the files that hold a model
-// include model_type.hpp, and only train_command.cpp and model_ops.cpp run one.
+// the program's errors and the Ctrl-C flag. It includes no model (only config.hpp's Eigen/Core):
+// the files that hold a model include model_type.hpp, and only train_command.cpp and
+// model_ops.cpp run one.
 #ifndef TOY_TRANSLATION_APP_HPP
 #define TOY_TRANSLATION_APP_HPP
 

@@ -3,13 +3,13 @@
 // validation (perplexity and greedy BLEU on the validation split) and the kept model, checkpoints
 // that --resume continues, Ctrl-C, and the test evaluation at the end.
 #include "commands.hpp"
-#include "train_setup.hpp"
 #include "evaluation.hpp"
 #include "parallel.hpp"
 #include "reporting.hpp"
 #include "run_files.hpp"
 #include "svg.hpp"
 #include "text.hpp"
+#include "train_setup.hpp"
 
 #include <seq2seq/seq2seq.hpp>
 #include <seq2seq/io/checkpoint.hpp>
