@@ -3,7 +3,8 @@
 // each side, batch 64, 20 source and 20 target words per sentence, Adam, global-norm clipping at 5.
 //
 //   train/threads:N    one Trainer::step (forward, backward, clip, Adam); counter target_tokens/s
-//                      counts the 20 target words of each of the 64 sentences
+//                      counts the 20 target words of each of the 64 sentences, GFLOPS the matrix
+//                      products' flops (step_flops, about 33 GFLOP a step)
 //   decode_beam5/...   beam search (beam 5) of one 20-word source; counter sentences/s
 //   decode_greedy64/.. batched greedy decoding of 64 sources; counter sentences/s
 //
@@ -62,6 +63,17 @@ void set_threads(int n) {
 #endif
 }
 
+/// The multiply-adds of one training step, as flops (2 per multiply-add), counting the matrix
+/// products only: every LSTM layer's 4H x (input + H) product per sentence and step (the encoder
+/// reads the 20 words and <EOS>, the decoder <s> and the 20 words), the 8000 x 256 softmax product of
+/// each of the 21 decoder outputs, and backward's two products for each forward one.
+double step_flops() {
+  const double steps = kWords + 1, H = 256, E = 256, layers = 2, V = kVocab, B = kBatch;
+  const double lstm = 2 * B * steps * 4 * H * ((E + H) + (layers - 1) * (H + H));  // one side's stack
+  const double softmax = 2 * B * steps * V * H;
+  return 3 * (2 * lstm + softmax);
+}
+
 void BM_train(benchmark::State& state) {
   set_threads(static_cast<int>(state.range(0)));
   Model model(config());
@@ -78,6 +90,8 @@ void BM_train(benchmark::State& state) {
   state.counters["target_tokens/s"] =
       benchmark::Counter(static_cast<double>(kBatch * kWords) * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate);
+  state.counters["GFLOPS"] = benchmark::Counter(step_flops() * 1e-9 * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
 }
 
 void BM_decode_beam5(benchmark::State& state) {

@@ -7,7 +7,8 @@
 #                [--decode-model FILE --decode-data DIR [--decode-shortlist FILE]]
 #
 #   lstm.json / lstm.md     the cell grid (ours, oneDNN, libtorch; 1 and 2 threads), via compare.py
-#   train.json / train.md   training step, beam-5 and greedy decoding beside PyTorch, via compare_train.py
+#   train.json / train.md   training step, beam-5 and greedy decoding beside PyTorch, via compare_train.py,
+#                           and the step's GFLOP/s as a fraction of the FMA peak (peak.json, bench_peak)
 #   lstm.txt / train.txt    Google Benchmark's console output; train.txt starts with the peak
 #                           memory of a training step beside its BPTT cache
 #   decode.json / decode.md translation speed (bench_decode, decode_torch.py; 1 thread) of the
@@ -50,6 +51,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSEQ2SEQ_BUILD_BENCHMARKS=ON 
 # --only builds its own binary alone.
 targets=()
 [[ -n "$only" ]] && targets=(--target "bench_$only")
+[[ "$only" == train ]] && targets+=(--target bench_peak)
 cmake --build "$build" -j "$(nproc)" "${targets[@]}"
 
 export MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296
@@ -77,7 +79,9 @@ if [[ -z "$only" || "$only" == train ]]; then
       torch_json+=("$f")
     done
   fi
-  python3 bench/compare_train.py "$out/train.json" "${torch_json[@]}" | tee "$out/train.md"
+  # The FMA peak of this machine, measured in the same run, for the fraction-of-peak table.
+  "$build/bench/bench_peak" "${args[@]}" --benchmark_out="$out/peak.json" | tee "$out/peak.txt"
+  python3 bench/compare_train.py "$out/train.json" "${torch_json[@]}" --peak "$out/peak.json" | tee "$out/train.md"
 fi
 
 if [[ -z "$only" || "$only" == decode ]]; then

@@ -5,9 +5,10 @@
 #   seq2seq_find_icu(<out_var>)            TRUE and target ICU::uc (CMake's FindICU) when ICU is usable
 #   seq2seq_find_sentencepiece(<out_var>)  TRUE and target SentencePiece::sentencepiece (the
 #                                          processor and trainer libraries) when SentencePiece is usable
+#   seq2seq_find_dnnl(<out_var>)           TRUE and target DNNL::dnnl when oneDNN is usable
 #
-# CMAKE_DISABLE_FIND_PACKAGE_ICU / CMAKE_DISABLE_FIND_PACKAGE_SentencePiece = TRUE make them
-# report FALSE, as on a machine without the library (the consumer tests use that).
+# CMAKE_DISABLE_FIND_PACKAGE_ICU / _SentencePiece / _dnnl = TRUE make them report FALSE, as on a
+# machine without the library (the consumer tests use that).
 include_guard(GLOBAL)
 
 function(seq2seq_find_icu out_var)
@@ -50,6 +51,41 @@ function(seq2seq_find_sentencepiece out_var)
     endif()
   endif()
   if(TARGET SentencePiece::sentencepiece)
+    set(${out_var} TRUE PARENT_SCOPE)
+  else()
+    set(${out_var} FALSE PARENT_SCOPE)
+  endif()
+endfunction()
+
+# Debian's libdnnl-dev ships a dnnl-config.cmake built with the OpenCL GPU runtime that calls
+# find_package(OpenCL REQUIRED), but the package does not depend on the OpenCL headers; without
+# them even find_package(dnnl CONFIG QUIET) is a hard error. So the config is tried only when
+# OpenCL is there, and otherwise DNNL::dnnl is made by hand (libdnnl.so itself only needs
+# libOpenCL.so.1 at run time, which libdnnl pulls in).
+function(seq2seq_find_dnnl out_var)
+  if(CMAKE_DISABLE_FIND_PACKAGE_dnnl)
+    set(${out_var} FALSE PARENT_SCOPE)
+    return()
+  endif()
+  if(NOT TARGET DNNL::dnnl)
+    find_package(OpenCL QUIET)
+    if(OpenCL_FOUND)
+      find_package(dnnl CONFIG QUIET)
+    endif()
+  endif()
+  if(NOT TARGET DNNL::dnnl)
+    find_path(SEQ2SEQ_DNNL_INCLUDE_DIR NAMES dnnl.hpp)
+    find_library(SEQ2SEQ_DNNL_LIBRARY NAMES dnnl)
+    mark_as_advanced(SEQ2SEQ_DNNL_INCLUDE_DIR SEQ2SEQ_DNNL_LIBRARY)
+    if(SEQ2SEQ_DNNL_INCLUDE_DIR AND SEQ2SEQ_DNNL_LIBRARY)
+      add_library(DNNL::dnnl UNKNOWN IMPORTED)
+      set_target_properties(DNNL::dnnl PROPERTIES
+        IMPORTED_LOCATION "${SEQ2SEQ_DNNL_LIBRARY}"
+        INTERFACE_INCLUDE_DIRECTORIES "${SEQ2SEQ_DNNL_INCLUDE_DIR}"
+        INTERFACE_LINK_LIBRARIES "${CMAKE_DL_LIBS}")
+    endif()
+  endif()
+  if(TARGET DNNL::dnnl)
     set(${out_var} TRUE PARENT_SCOPE)
   else()
     set(${out_var} FALSE PARENT_SCOPE)

@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -107,6 +108,41 @@ TEST_CASE("sentencepiece: the inventory is every piece, so the vocabulary has no
     CHECK(unknown == 0);
     CHECK(v.decode(ids) == sp.encode(s));
   }
+}
+
+TEST_CASE("sentencepiece: sampled segmentations (BPE-dropout, unigram sampling) decode to the text, seeded") {
+  const std::vector<std::string> texts = corpus();
+  for (const std::string type : {"bpe", "unigram"}) {
+    CAPTURE(type);
+    const SentencePieceTokenizer sp = SentencePieceTokenizer::train(texts, small_options(type, 100));
+    const Tokenizer& tok = sp;  // through the seam, as training calls it
+    const double alpha = type == "bpe" ? 0.3 : 0.2;
+    const auto a = tok.encode_sampled(texts, alpha, 11);
+    REQUIRE(a.size() == texts.size());
+    CHECK(tok.encode_sampled(texts, alpha, 11) == a);  // the same seed, the same pieces
+    const auto b = tok.encode_sampled(texts, alpha, 12);
+    std::size_t differ = 0, longer = 0;
+    const Vocab v = build_vocab(sp, {});
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      CHECK(sp.decode(a[i]) == sp.decode(sp.encode(texts[i])));  // another segmentation of the same text
+      std::size_t unknown = 0;
+      v.encode(a[i], unknown);
+      CHECK(unknown == 0);  // every sampled piece is in the inventory
+      differ += a[i] != b[i];
+      longer += a[i].size() > sp.encode(texts[i]).size();
+    }
+    CHECK(differ > texts.size() / 4);  // another seed, other segmentations
+    CHECK(longer > texts.size() / 4);  // dropped merges or a less likely path: more, shorter pieces
+  }
+  const SentencePieceTokenizer bpe = SentencePieceTokenizer::train(texts, small_options("bpe", 100));
+  const auto none = bpe.encode_sampled(texts, 0.0, 5);  // BPE-dropout 0 drops nothing
+  for (std::size_t i = 0; i < texts.size(); ++i) CHECK(none[i] == bpe.encode(texts[i]));
+  CHECK_THROWS_WITH_AS(bpe.encode_sampled(texts, -0.1, 1), doctest::Contains("alpha"), std::invalid_argument);
+  CHECK_THROWS_AS(bpe.encode_sampled(texts, std::nan(""), 1), std::invalid_argument);
+  // The word tokenizer has one segmentation: encode's.
+  const WordTokenizer words;
+  const auto w = static_cast<const Tokenizer&>(words).encode_sampled(texts, 0.3, 1);
+  for (std::size_t i = 0; i < texts.size(); ++i) CHECK(w[i] == words.encode(texts[i]));
 }
 
 TEST_CASE("sentencepiece: JSON (base64 model) round trip, and what tokenizer_from_json rebuilds") {

@@ -254,6 +254,62 @@ TEST_CASE("train: stopped anywhere and resumed, a run is bit-identical to one th
   }
 }
 
+TEST_CASE("train: epoch_pairs gives each epoch its pairs (subword sampling), asked again when a run resumes") {
+  // Epoch e trains on corpus(9 + e): a different corpus per epoch, as a new segmentation is.
+  std::vector<PairBatch> per_epoch;
+  for (std::size_t e = 0; e < 3; ++e) per_epoch.push_back(corpus(9 + e));
+  LoopOptions options;
+  options.epochs = 3;
+  options.batch_size = 4;
+  options.seed = 3;
+  Rng order(options.seed);
+  std::vector<PairBatch> expected;  // every batch, in order, from plan_batches over each epoch's pairs
+  for (std::size_t e = 0; e < 3; ++e)
+    for (const auto& indices : plan_batches(per_epoch[e].source, per_epoch[e].target, options.batch_size, order)) {
+      PairBatch b;
+      for (std::size_t i : indices) b.source.push_back(per_epoch[e].source[i]), b.target.push_back(per_epoch[e].target[i]);
+      expected.push_back(b);
+    }
+  REQUIRE(expected.size() == 3 + 3 + 3);
+
+  std::vector<PairBatch> seen;
+  std::vector<std::int64_t> asked;
+  int steps = 0, stop_after = 0;
+  LoopHooks<Result> hooks;
+  hooks.epoch_pairs = [&](const TrainProgress& p) -> const PairBatch& {
+    asked.push_back(p.epoch);
+    return per_epoch.at(static_cast<std::size_t>(p.epoch));
+  };
+  hooks.stop = [&](unsigned flags) { return steps == stop_after ? flags | kStopRequested : flags; };
+  const auto step = [&](const PairBatch& b, double) {
+    ++steps;
+    seen.push_back(b);
+    return Result{{}, 0, true};
+  };
+  const PairBatch unused = corpus(2);  // `data` is not read when epoch_pairs is set
+  TrainProgress at;
+  SUBCASE("in one go") {
+    stop_after = -1;
+    CHECK(train(unused, step, ConstantLR{0.1}, options, at, hooks) == StopReason::epochs);
+    CHECK(asked == std::vector<std::int64_t>{0, 1, 2});
+  }
+  SUBCASE("stopped inside epoch 1 and resumed") {
+    stop_after = 5;
+    CHECK(train(unused, step, ConstantLR{0.1}, options, at, hooks) == StopReason::interrupted);
+    CHECK(at.epoch == 1);
+    CHECK(at.batch == 2);
+    stop_after = -1;
+    CHECK(train(unused, step, ConstantLR{0.1}, options, at, hooks) == StopReason::epochs);
+    CHECK(asked == std::vector<std::int64_t>{0, 1, 1, 2});
+  }
+  REQUIRE(seen.size() == expected.size());
+  for (std::size_t k = 0; k < seen.size(); ++k) {
+    CAPTURE(k);
+    CHECK(seen[k].source == expected[k].source);
+    CHECK(seen[k].target == expected[k].target);
+  }
+}
+
 TEST_CASE("train: skipped steps do not count; a NonFiniteError leaves the loop") {
   const PairBatch data = corpus(10);
   LoopOptions options;

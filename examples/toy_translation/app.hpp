@@ -26,7 +26,9 @@ inline constexpr const char* kStateFile = "last.state.safetensors";
 inline constexpr const char* kLogFile = "train_log.csv";
 inline constexpr const char* kCurveFile = "learning_curve.svg";
 
-inline std::string version_string() { return std::string(kProgram) + " (seq2seq " SEQ2SEQ_VERSION_STRING ")"; }
+inline std::string version_string() {
+  return std::string(kProgram) + " (seq2seq " SEQ2SEQ_VERSION_STRING ", products: " + seq2seq::gemm_backend() + ")";
+}
 
 /// `text` written to `path` atomically (io::write_file_atomic: a temporary file, then a rename).
 void write_text_file(const std::string& path, const std::string& text);

@@ -63,7 +63,8 @@ json TrainSettings::to_json() const {
               {"batch", batch},       {"clip", clip},     {"init", init},         {"forget_bias", forget_bias},
               {"epochs", epochs},     {"seed", seed},     {"beam", beam},         {"data", data.to_json()},
               {"dropout", dropout},   {"keep", keep},     {"average", average},   {"valid_metric", valid_metric},
-              {"patience", patience}, {"bucket_batches", bucket_batches}, {"sort_key", sort_key}};
+              {"patience", patience}, {"bucket_batches", bucket_batches}, {"sort_key", sort_key},
+              {"subword_alpha", subword_alpha}};
 }
 
 TrainSettings TrainSettings::from_json(const json& j) {
@@ -92,6 +93,7 @@ TrainSettings TrainSettings::from_json(const json& j) {
   s.patience = j.value("patience", std::uint64_t{0});
   s.bucket_batches = j.value("bucket_batches", std::uint64_t{100});  // older runs: windows of 100 batches,
   s.sort_key = j.value("sort_key", std::string("pair"));             // sorted by (source, target) length
+  s.subword_alpha = j.value("subword_alpha", 0.0);
   return s;
 }
 

@@ -54,6 +54,10 @@ struct TrainSettings {
   std::uint64_t seed = 1;
   std::uint64_t beam = 1;  // the default beam of translate and eval
   double dropout = 0;      // Zaremba et al. 2014, on the non-recurrent connections; 0 = off
+  // Subword regularisation (with subwords): every epoch trains on a new segmentation of the
+  // training pairs, sampled by SentencePiece with this alpha (BPE: the merge-dropout probability
+  // of Provilkov et al. 2020; unigram: the smoothing of Kudo 2018); 0 = off, one segmentation.
+  double subword_alpha = 0;
   // What model.safetensors holds: "last" (the latest model), "best" (the best validation metric)
   // or "average" (the parameter mean of the last `average` epoch-end checkpoints).
   std::string keep = "last";

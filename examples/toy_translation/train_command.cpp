@@ -247,6 +247,9 @@ int train_with(TrainRun& run, Policy policy) {
     });
   };
 
+  if (s.subword_alpha > 0)
+    hooks.epoch_pairs = [&](const seq2seq::TrainProgress& p) -> const seq2seq::PairBatch& { return sampled_pairs(run, p.epoch); };
+
   seq2seq::StopReason why;
   try {
     why = seq2seq::train(run.train, step, schedule, loop, at, hooks);

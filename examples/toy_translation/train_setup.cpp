@@ -57,6 +57,7 @@ void check_resume_flags(const TrainSettings& was, const TrainSettings& now, cons
   differs("--subwords-joint", now.data.subwords_joint != was.data.subwords_joint, was.data.subwords_joint ? "on" : "off");
   differs("--subword-type", now.data.subword_type != was.data.subword_type, was.data.subword_type);
   differs("--dropout", now.dropout != was.dropout, fmt(was.dropout, 6));
+  differs("--subword-alpha", now.subword_alpha != was.subword_alpha, fmt(was.subword_alpha, 6));
   differs("--keep", now.keep != was.keep, was.keep);
   differs("--average", now.average != was.average, std::to_string(was.average));
   differs("--valid-metric", now.valid_metric != was.valid_metric, was.valid_metric);
@@ -65,6 +66,23 @@ void check_resume_flags(const TrainSettings& was, const TrainSettings& now, cons
 }
 
 }  // namespace
+
+const seq2seq::PairBatch& sampled_pairs(TrainRun& run, std::int64_t epoch) {
+  const TrainSettings& s = run.settings;
+  std::vector<std::string> sources, targets;
+  for (const Pair& p : run.split.train) sources.push_back(p.source), targets.push_back(p.target);
+  const std::uint64_t seed = (s.seed * 0x9E3779B97F4A7C15ULL) ^ (static_cast<std::uint64_t>(epoch) * 0xBF58476D1CE4E5B9ULL);
+  auto src = run.bundle.source_tokenizer->encode_sampled(sources, s.subword_alpha, seed);
+  auto tgt = run.bundle.target_tokenizer->encode_sampled(targets, s.subword_alpha, seed + 1);
+  seq2seq::max_length_filter(src, tgt, s.data.max_length, s.data.max_length);
+  run.sampled.source.clear();
+  run.sampled.target.clear();
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    run.sampled.source.push_back(run.bundle.source.encode(src[i]));
+    run.sampled.target.push_back(run.bundle.target.encode(tgt[i]));
+  }
+  return run.sampled;
+}
 
 void prepare(TrainRun& run, const std::map<std::string, bool>& given) {
   const TrainRequest& req = run.req;
@@ -163,6 +181,7 @@ void prepare(TrainRun& run, const std::map<std::string, bool>& given) {
             << " parameters\n"
             << "training: " << s.optimizer << " lr " << fmt(s.lr, 4) << " (" << s.schedule << " schedule), batch "
             << s.batch << ", clip " << fmt(s.clip, 3) << (s.dropout > 0 ? ", dropout " + fmt(s.dropout, 3) : std::string())
+            << (s.subword_alpha > 0 ? ", subwords sampled each epoch (alpha " + fmt(s.subword_alpha, 3) + ")" : std::string())
             << ", up to " << fmt(s.epochs, 4) << " epochs"
             << (req.time_budget > 0 ? ", time budget " + fmt(req.time_budget, 6) + " s" : std::string()) << ", threads "
             << Eigen::nbThreads() << (req.resume ? ", resuming at step " + std::to_string(run.bundle.step) : std::string())

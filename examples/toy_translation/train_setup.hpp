@@ -27,6 +27,7 @@ struct TrainRun {
   fs::path dir;
   seq2seq::CorpusSplit split;
   seq2seq::PairBatch train;  // every training pair, encoded
+  seq2seq::PairBatch sampled;  // with --subword-alpha: this epoch's sampled segmentation (sampled_pairs)
   std::vector<LogRow> log;
   Progress progress{false};
 };
@@ -34,6 +35,11 @@ struct TrainRun {
 /// The settings, data, vocabularies and model of a new or resumed run (run.req and run.dir set);
 /// prints what it found. Refuses a flag in `given` that would change a resumed run.
 void prepare(TrainRun& run, const std::map<std::string, bool>& given);
+
+/// The training pairs of epoch `epoch` with --subword-alpha: each side's tokenizer samples a
+/// segmentation of every pair, seeded by (--seed, epoch), so a resumed epoch gets the same one.
+/// Pairs then over --max-length are left out of that epoch. Fills and returns run.sampled.
+const seq2seq::PairBatch& sampled_pairs(TrainRun& run, std::int64_t epoch);
 
 /// A learning-rate schedule by name (--schedule), as a function of fractional epochs.
 std::function<double(double)> make_schedule(const TrainSettings& s);

@@ -20,6 +20,19 @@ using Index = Eigen::Index;
 /// A size chosen at run time (Eigen::Dynamic): any size template argument of seq2seq may be it.
 constexpr int Dynamic = Eigen::Dynamic;
 
+/// The backend of the large float products this translation unit is compiled for (detail/gemm.hpp):
+/// "oneDNN" with SEQ2SEQ_USE_DNNL (CMake: link seq2seq::dnnl), "OpenBLAS" with EIGEN_USE_BLAS,
+/// else "Eigen" (Eigen's own kernels, the default).
+constexpr const char* gemm_backend() noexcept {
+#if defined(SEQ2SEQ_USE_DNNL)
+  return "oneDNN";
+#elif defined(EIGEN_USE_BLAS)
+  return "OpenBLAS";
+#else
+  return "Eigen";
+#endif
+}
+
 /// Dense column-major matrix; every activation and parameter uses it (columns are batch entries).
 template <typename Scalar>
 using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;

@@ -7,7 +7,8 @@
 // Built with -DSEQ2SEQ_CONSUMER_KIND="..." (for the messages) and optionally
 // -DSEQ2SEQ_EXPECTED_VERSION="x.y.z" (the version the build system found). Linked with
 // seq2seq::sentencepiece (which defines SEQ2SEQ_WITH_SENTENCEPIECE) it also trains a SentencePiece
-// model, carries it in the model file and rebuilds it from the reloaded file's metadata.
+// model, carries it in the model file and rebuilds it from the reloaded file's metadata; linked with
+// seq2seq::dnnl (SEQ2SEQ_USE_DNNL) it checks that a large product runs on oneDNN's sgemm.
 #include <seq2seq/data/data.hpp>
 #include <seq2seq/eval/eval.hpp>
 #include <seq2seq/io/checkpoint.hpp>
@@ -95,7 +96,21 @@ int main(int argc, char** argv) {
         seq2seq::detokenize(reloaded.target_vocab.decode(reloaded.model.translate(again).front().tokens));
     if (text2 != text) return fail("the reloaded model translates 'A B C' to '" + text2 + "'");
 
-    std::string subwords = "no SentencePiece";
+#if defined(SEQ2SEQ_USE_DNNL)
+    {
+      // Linked with seq2seq::dnnl: the products large enough for the driver go to dnnl_sgemm.
+      if (std::string(seq2seq::gemm_backend()) != "oneDNN")
+        return fail(std::string("seq2seq::dnnl is linked, but gemm_backend() is ") + seq2seq::gemm_backend());
+      seq2seq::Rng g(3);
+      seq2seq::Matrix<float> A(96, 80), B(80, 72), C(96, 72);
+      for (seq2seq::Matrix<float>* m : {&A, &B})
+        for (seq2seq::Index k = 0; k < m->size(); ++k) m->data()[k] = static_cast<float>(g.uniform(-1, 1));
+      seq2seq::detail::gemm(seq2seq::detail::Op::N, A, seq2seq::detail::Op::N, B, C, false);
+      const float err = (C - A.lazyProduct(B)).cwiseAbs().maxCoeff();
+      if (!(err < 1e-4f)) return fail("dnnl_sgemm's product differs from Eigen's by " + std::to_string(err));
+    }
+#endif
+    std::string subwords = std::string("products: ") + seq2seq::gemm_backend() + ", no SentencePiece";
 #if defined(SEQ2SEQ_WITH_SENTENCEPIECE) && SEQ2SEQ_WITH_SENTENCEPIECE
     {
       // The word tokenizer and a SentencePiece model travel in the file; load_tokenizers rebuilds them.
@@ -112,7 +127,8 @@ int main(int argc, char** argv) {
       const std::string back = t.target->decode(t.target->encode("le chat voit un chien"));
       if (t.target->kind() != "sentencepiece" || back != "le chat voit un chien")
         return fail("SentencePiece round trip through the model file gave '" + back + "'");
-      subwords = "SentencePiece " + std::to_string(sp.piece_count()) + " pieces round-tripped";
+      subwords = std::string("products: ") + seq2seq::gemm_backend() + ", SentencePiece " + std::to_string(sp.piece_count()) +
+                 " pieces round-tripped";
     }
 #endif
     std::cout << "consumer (" << SEQ2SEQ_CONSUMER_KIND << "): " << subwords << ", seq2seq " << SEQ2SEQ_VERSION_STRING << ", loss "

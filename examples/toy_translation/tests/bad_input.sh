@@ -110,6 +110,8 @@ bad "unknown subcommand" 2 "frobnicate" "$exe" frobnicate
 # --- subwords (SentencePiece) ----------------------------------------------------------------------
 bad "--subwords-joint without --subwords" 2 "needs --subwords" "$exe" train --out b9 --subwords-joint "${tiny[@]}"
 bad "--subwords with --max-vocab" 2 "max-vocab" "$exe" train --out b9 --subwords 100 --max-vocab 50 "${tiny[@]}"
+bad "--subword-alpha without --subwords" 2 "needs --subwords" "$exe" train --out b9 --subword-alpha 0.1 "${tiny[@]}"
+bad "--subword-alpha above 1" 2 "subword-alpha" "$exe" train --out b9 --subwords 100 --subword-alpha 1.5 "${tiny[@]}"
 if "$exe" train --out sw_probe --subwords 40 --epochs 0.01 --pairs 400 --embed 4 --hidden 4 --layers 1 --quiet >/dev/null 2>sw_probe.err; then
   bad "more pieces than the corpus allows (nothing written)" 1 "Vocabulary size too high" "$exe" train --out b10 --subwords 5000 "${tiny[@]}"
   if [[ -e b10 ]]; then fail "more pieces than the corpus allows: b10 was created"; fi

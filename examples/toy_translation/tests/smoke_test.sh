@@ -207,6 +207,20 @@ if "$exe" train --out run_sw --data own.tsv --subwords 60 --embed 16 --hidden 32
   "$exe" train --out run_swj --data own.tsv --subwords 80 --subwords-joint --subword-type bpe --embed 16 --hidden 16 \
     --layers 1 --epochs 0.2 --threads 1 --show 0 >swj.out 2>swj.err
   expect_status "train --subwords 80 --subwords-joint --subword-type bpe" 0 $?
+  # Subword regularisation: a sampled segmentation per epoch, the same again when a run resumes.
+  sampled=(--data own.tsv --subwords 80 --subword-type bpe --embed 16 --hidden 16 --layers 1 --epochs 2 --threads 1 --quiet)
+  "$exe" train --out run_swa "${sampled[@]}" --subword-alpha 0.1 >swa.out 2>swa.err
+  expect_status "train --subword-alpha 0.1" 0 $?
+  expect_grep "train says it samples subwords" "subwords sampled each epoch (alpha 0.1)" swa.err
+  "$exe" train --out run_swb "${sampled[@]}" --subword-alpha 0.1 --time-budget 0.3 >/dev/null 2>&1
+  "$exe" train --out run_swb --resume >/dev/null 2>&1
+  "$exe" train --out run_swc "${sampled[@]}" >/dev/null 2>&1
+  a=$(checksum run_swa/last.safetensors); b=$(checksum run_swb/last.safetensors); c=$(checksum run_swc/last.safetensors)
+  if [[ -n "$a" && "$a" == "$b" && "$a" != "$c" ]]; then
+    pass "--subword-alpha: stopped and resumed is bit-identical, and differs from one segmentation"
+  else
+    fail "--subword-alpha: uninterrupted '$a', resumed '$b', unsampled '$c'"
+  fi
 elif grep -q "needs SentencePiece" sw.err; then
   echo "skip - subwords: this build has no SentencePiece"
 else
@@ -257,6 +271,7 @@ bad "non-finite loss (NaN guard)" 1 "10 non-finite steps in a row" "$exe" train 
 expect_grep "NaN guard reports the step" "warning: step [0-9]* has a non-finite" bad.err
 "$exe" --version >version.out 2>&1
 expect_status "--version" 0 $?
+expect_grep "--version names the products' backend" "products: \(Eigen\|oneDNN\|OpenBLAS\)" version.out
 "$exe" translate --help >help.out 2>&1
 expect_status "translate --help" 0 $?
 

@@ -44,6 +44,19 @@ class Tokenizer {
   virtual std::string kind() const = 0;
   /// True when encode keeps upper case (then BLEU can be computed cased too).
   virtual bool keeps_case() const = 0;
+  /// Subword regularisation: the tokens of every text in `texts`, each a segmentation drawn at
+  /// random (a subword model's sampling, `alpha` its one parameter), the same for the same `seed`.
+  /// Training draws a new one each epoch. A tokenizer with one segmentation per text (words)
+  /// returns encode's, which is also what alpha = 0 means to BPE.
+  virtual std::vector<std::vector<std::string>> encode_sampled(const std::vector<std::string>& texts, double alpha,
+                                                               std::uint64_t seed) const {
+    (void)alpha;
+    (void)seed;
+    std::vector<std::vector<std::string>> out;
+    out.reserve(texts.size());
+    for (const std::string& t : texts) out.push_back(encode(t));
+    return out;
+  }
   /// Every token encode can produce, when that set is closed (a subword model's pieces); empty
   /// for an open set (words). build_vocab uses it.
   virtual std::vector<std::string> inventory() const { return {}; }

@@ -82,12 +82,16 @@ struct CheckpointEvent {
 ///   validate(p)    at the end of every epoch and when the run stops early (not when interrupted);
 ///                  returns the metric to minimise (validation perplexity, or -BLEU), NaN for none.
 ///   checkpoint(p, e) after every validation moment, and when the run stops.
+///   epoch_pairs(p) the pairs of the epoch p.epoch, asked before its batches are planned (again when
+///                  a run resumes inside it); unset: `data` every epoch. Subword sampling draws a
+///                  new segmentation per epoch here; it must give the same pairs for the same epoch.
 template <typename Result>
 struct LoopHooks {
   std::function<unsigned(unsigned)> stop;
   std::function<void(const StepEvent<Result>&)> on_step;
   std::function<double(const TrainProgress&)> validate;
   std::function<void(const TrainProgress&, const CheckpointEvent&)> checkpoint;
+  std::function<const PairBatch&(const TrainProgress&)> epoch_pairs;
 };
 inline constexpr unsigned kStopRequested = 1, kStopOutOfTime = 2;
 
@@ -128,8 +132,9 @@ StopReason train(const PairBatch& data, StepFn&& step, Schedule&& schedule, cons
 
   while (static_cast<double>(at.epoch) < options.epochs) {
     at.order_state = rng_state(order);  // this epoch's plan can be drawn again on resume
+    const PairBatch& pairs = hooks.epoch_pairs ? hooks.epoch_pairs(at) : data;
     const auto plan =
-        plan_batches(data.source, data.target, options.batch_size, order, options.bucket_window, options.length_key);
+        plan_batches(pairs.source, pairs.target, options.batch_size, order, options.bucket_window, options.length_key);
     detail::require(at.batch <= plan.size(), "train: the progress points past the end of an epoch (another corpus?)");
     const std::uint64_t first = at.batch;
     for (; at.batch < plan.size(); ++at.batch) {
@@ -143,8 +148,8 @@ StopReason train(const PairBatch& data, StepFn&& step, Schedule&& schedule, cons
       batch.source.clear();
       batch.target.clear();
       for (std::size_t i : plan[at.batch]) {
-        batch.source.push_back(data.source[i]);
-        batch.target.push_back(data.target[i]);
+        batch.source.push_back(pairs.source[i]);
+        batch.target.push_back(pairs.target[i]);
       }
       const double lr = schedule(epoch);
       const Result r = step(static_cast<const PairBatch&>(batch), lr);
