@@ -67,7 +67,10 @@ function(seq2seq_find_dnnl out_var)
     set(${out_var} FALSE PARENT_SCOPE)
     return()
   endif()
-  if(NOT TARGET DNNL::dnnl)
+  # FindOpenCL needs a language enabled; a project with LANGUAGES NONE (a package probe) goes
+  # straight to the hand-made target.
+  get_property(_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  if(NOT TARGET DNNL::dnnl AND (CXX IN_LIST _languages OR C IN_LIST _languages))
     find_package(OpenCL QUIET)
     if(OpenCL_FOUND)
       find_package(dnnl CONFIG QUIET)
