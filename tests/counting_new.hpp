@@ -7,7 +7,9 @@
 // form; AddressSanitizer reports such a mix as an alloc-dealloc mismatch). The array forms default
 // to these. Over-aligned forms are not used by the library (Eigen aligns by hand), but they count
 // too. malloc itself (Eigen's GEMM packing buffers, MPI) is not counted: Eigen's
-// EIGEN_RUNTIME_NO_MALLOC check covers Eigen's side.
+// EIGEN_RUNTIME_NO_MALLOC check covers Eigen's side. Calls made while a ForeignScope is alive (on
+// any thread: a foreign library's worker threads allocate for the caller) count apart, as
+// foreign_new_count(): tests/no_alloc wraps oneDNN's GEMM calls in one.
 #ifndef SEQ2SEQ_TESTS_COUNTING_NEW_HPP
 #define SEQ2SEQ_TESTS_COUNTING_NEW_HPP
 
@@ -26,19 +28,36 @@ namespace seq2seq::test {
 
 namespace counting_new_detail {
 inline std::atomic<long> count{0};
+inline std::atomic<long> foreign{0};
+inline std::atomic<int> foreign_depth{0};
+inline void tally() noexcept {
+  (foreign_depth.load(std::memory_order_relaxed) > 0 ? foreign : count).fetch_add(1, std::memory_order_relaxed);
+}
 inline void* counted_malloc(std::size_t n) noexcept {
-  count.fetch_add(1, std::memory_order_relaxed);
+  tally();
   return std::malloc(n == 0 ? 1 : n);
 }
 inline void* counted_aligned(std::size_t n, std::align_val_t a) noexcept {
-  count.fetch_add(1, std::memory_order_relaxed);
+  tally();
   const auto align = static_cast<std::size_t>(a);
   return std::aligned_alloc(align, ((n == 0 ? 1 : n) + align - 1) / align * align);  // a multiple of align
 }
 }  // namespace counting_new_detail
 
-/// How many times operator new (any form) has been called in this process so far.
+/// How many times operator new (any form) has been called in this process so far, outside
+/// ForeignScopes.
 inline long operator_new_count() { return counting_new_detail::count.load(std::memory_order_relaxed); }
+/// How many times operator new was called while a ForeignScope was alive.
+inline long foreign_new_count() { return counting_new_detail::foreign.load(std::memory_order_relaxed); }
+
+/// While alive, operator new calls (from any thread) count as foreign_new_count(), not as
+/// operator_new_count(): for a call into another library that allocates on its own.
+struct ForeignScope {
+  ForeignScope() { counting_new_detail::foreign_depth.fetch_add(1, std::memory_order_relaxed); }
+  ~ForeignScope() { counting_new_detail::foreign_depth.fetch_sub(1, std::memory_order_relaxed); }
+  ForeignScope(const ForeignScope&) = delete;
+  ForeignScope& operator=(const ForeignScope&) = delete;
+};
 
 }  // namespace seq2seq::test
 
