@@ -21,7 +21,6 @@ struct DecoderTape {
   std::vector<TokenId> targets;  // T*B: y_1, ..., y_n, <EOS>, padding
   Mask<Scalar> mask;             // 1 x T*B
   Matrix<Scalar> X, dX;          // Embed x T*B: the stack's input E[:, id] (under dropout m_0 .* E[:, id])
-  Matrix<Scalar> dH;             // Hidden x T*B: gradient on the top layer's outputs
   bool dropout = false;          // the last forward applied dropout (the keep_ masks and the stack tape hold it)
   Matrix<Scalar> keep_X;         // Embed x T*B: the mask m_0 of the embedding outputs (E1)
   Matrix<Scalar> keep_H;         // Hidden x T*B: the mask m_L of the top outputs (E2)
@@ -97,11 +96,13 @@ class Decoder {
       detail::ensure_shape(tape.dropped_H, hidden_size(), tape.steps * tape.batch);
       tape.dropped_H.array() = tape.keep_H.array() * tape.stack.outputs().array();  // (E2)
     }
+    // The gradient on the top outputs lives in the stack's own between-layers buffer.
+    Mat& dH = tape.stack.top_gradient();
     const NLLResult r =
         softmax_.forward_backward(tape.dropout ? ConstRef(tape.dropped_H) : ConstRef(tape.stack.outputs()),
-                                  tape.targets, tape.mask, scale, &tape.dH, tape.softmax, tape.batch);
-    if (tape.dropout) tape.dH.array() *= tape.keep_H.array();  // (E2): dh^{L-1} = m_L .* d(softmax input)
-    stack_.backward(tape.X, tape.stack, tape.dH, nullptr, &tape.dX, &dv);
+                                  tape.targets, tape.mask, scale, &dH, tape.softmax, tape.batch);
+    if (tape.dropout) dH.array() *= tape.keep_H.array();  // (E2): dh^{L-1} = m_L .* d(softmax input)
+    stack_.backward(tape.X, tape.stack, dH, nullptr, &tape.dX, &dv);
     if (tape.dropout) tape.dX.array() *= tape.keep_X.array();  // (E1): d(E[:, inputs]) = m_0 .* dX
     embedding_.backward(tape.inputs, tape.dX);
     return r;

@@ -136,7 +136,8 @@ class LSTMCell {
   /// Reads: dH (H x T*B, gradient on every output h_t; empty = none), dh_T, dc_T (H x B, gradient
   /// on the final state; empty = none). Writes: *dX (I x T*B) when dX is not null, tape.dh / tape.dc
   /// (dL/dh_0, dL/dc_0). Accumulates (+=) into W, U, b [, P] gradients. Consumes the tape: its
-  /// gates are overwritten with dGates, so call backward once per forward.
+  /// gates are overwritten with dGates, so call backward once per forward. *dX may be the matrix
+  /// dH views (dH is read in the time loop, dX written after it), as StackedLSTM does.
   void backward(const ConstRef& X, Tape& tape, const ConstRef& dH, const ConstRef& dh_T, const ConstRef& dc_T, Mat* dX);
 
   /// One inference step without a tape: (h, c) -> (h_out, c_out) for input x (I x B). h_out and c_out

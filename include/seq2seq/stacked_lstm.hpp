@@ -39,13 +39,17 @@ struct LSTMState {
 template <typename Scalar>
 struct StackedTape {
   std::vector<LSTMTape<Scalar>> layer;
-  Matrix<Scalar> d_between[2];          // H x T*B: dL/d(outputs of layer l-1), ping-pong
+  Matrix<Scalar> d_between;             // H x T*B: dL/d(outputs of layer l-1), overwritten layer by layer
   bool dropout = false;                 // the last forward dropped the inputs of layers >= 1 (keep, dropped hold them)
   std::vector<Matrix<Scalar>> keep;     // entry l-1, H x T*B: the mask m_l of layer l's input (D1)
   std::vector<Matrix<Scalar>> dropped;  // entry l-1, H x T*B: layer l's input m_l .* h^{l-1} (D1)
 
   /// Top layer outputs h_1..h_T, H x T*B.
   auto outputs() const { return layer.back().outputs(); }
+  /// A buffer for the caller's gradient on the top layer's outputs (H x T*B), to give backward as
+  /// dH_top: backward then overwrites it with the gradients between layers, so a training step
+  /// needs no second buffer of that size (the decoder's softmax writes its dH here).
+  Matrix<Scalar>& top_gradient() { return d_between; }
   Index cached_scalars() const {
     Index n = 0;
     for (const auto& t : layer) n += t.cached_scalars();
@@ -167,7 +171,7 @@ class StackedLSTM {
   }
 
   /// Backward through layers and time. Reads dH_top (H x T*B gradient on the top layer's outputs,
-  /// empty = none) and d_final (gradient on every layer's final (h, c); nullptr = none). Writes
+  /// empty = none; it may be tape.top_gradient(), which backward then overwrites) and d_final (gradient on every layer's final (h, c); nullptr = none). Writes
   /// *dX (Input x T*B) and *d_init (gradient on the initial state) when not null. Accumulates into
   /// every layer's parameter gradients. Consumes the tape. Under dropout (tape.dropout) the
   /// gradient reaching layer l-1 goes through the same masks as forward did.
@@ -181,16 +185,18 @@ class StackedLSTM {
     if (d_init != nullptr) d_init->resize(L, hidden_size(), B);
     for (Index l = L - 1; l >= 0; --l) {
       const auto ul = static_cast<std::size_t>(l);
-      const ConstRef dH = (l == L - 1) ? dH_top : ConstRef(tape.d_between[(l + 1) % 2]);
+      // One buffer for every layer: a cell's backward reads its dH only in the time loop and
+      // writes dX after it, so layer l's gradient on its input may overwrite its own dH.
+      const ConstRef dH = (l == L - 1) ? dH_top : ConstRef(tape.d_between);
       const ConstRef dh_T = d_final ? ConstRef(d_final->h[ul]) : ConstRef(none);
       const ConstRef dc_T = d_final ? ConstRef(d_final->c[ul]) : ConstRef(none);
       auto& tl = tape.layer[ul];
       if (l == 0) {
         first_.backward(X, tl, dH, dh_T, dc_T, dX);  // (S0)
       } else if (!tape.dropout) {
-        upper(l).backward(tape.layer[ul - 1].outputs(), tl, dH, dh_T, dc_T, &tape.d_between[l % 2]);  // (S1)
+        upper(l).backward(tape.layer[ul - 1].outputs(), tl, dH, dh_T, dc_T, &tape.d_between);  // (S1)
       } else {
-        Mat& d = tape.d_between[l % 2];
+        Mat& d = tape.d_between;
         upper(l).backward(tape.dropped[ul - 1], tl, dH, dh_T, dc_T, &d);  // (D1): d(m_l .* h^{l-1})
         d.array() *= tape.keep[ul - 1].array();                           // (D1): dh^{l-1} = m_l .* that
       }
