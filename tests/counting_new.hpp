@@ -7,9 +7,10 @@
 // form; AddressSanitizer reports such a mix as an alloc-dealloc mismatch). The array forms default
 // to these. Over-aligned forms are not used by the library (Eigen aligns by hand), but they count
 // too. malloc itself (Eigen's GEMM packing buffers, MPI) is not counted: Eigen's
-// EIGEN_RUNTIME_NO_MALLOC check covers Eigen's side. Calls made while a ForeignScope is alive (on
-// any thread: a foreign library's worker threads allocate for the caller) count apart, as
-// foreign_new_count(): tests/no_alloc wraps oneDNN's GEMM calls in one.
+// EIGEN_RUNTIME_NO_MALLOC check covers Eigen's side. Calls made while a ForeignScope is alive count
+// apart, as foreign_new_count(), whichever thread makes them (a foreign library's worker threads
+// allocate for its caller): tests/no_alloc wraps oneDNN's GEMM calls in one, on single-threaded
+// steps of the library.
 #ifndef SEQ2SEQ_TESTS_COUNTING_NEW_HPP
 #define SEQ2SEQ_TESTS_COUNTING_NEW_HPP
 

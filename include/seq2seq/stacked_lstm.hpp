@@ -171,9 +171,10 @@ class StackedLSTM {
   }
 
   /// Backward through layers and time. Reads dH_top (H x T*B gradient on the top layer's outputs,
-  /// empty = none; it may be tape.top_gradient(), which backward then overwrites) and d_final (gradient on every layer's final (h, c); nullptr = none). Writes
-  /// *dX (Input x T*B) and *d_init (gradient on the initial state) when not null. Accumulates into
-  /// every layer's parameter gradients. Consumes the tape. Under dropout (tape.dropout) the
+  /// empty = none; it may be tape.top_gradient(), which backward then overwrites) and d_final
+  /// (gradient on every layer's final (h, c); nullptr = none). Writes *dX (Input x T*B) and
+  /// *d_init (gradient on the initial state) when not null. Accumulates into every layer's
+  /// parameter gradients. Consumes the tape. Under dropout (tape.dropout) the
   /// gradient reaching layer l-1 goes through the same masks as forward did.
   void backward(const ConstRef& X, Tape& tape, const ConstRef& dH_top, const State* d_final, Mat* dX, State* d_init) {
     const Index L = layers();

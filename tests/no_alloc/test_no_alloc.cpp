@@ -9,7 +9,7 @@
 //   - a count of global operator new calls (std::vector, std::string, ...) must not change.
 // With the oneDNN backend the large products go to dnnl_sgemm (int8 decoding to
 // dnnl_gemm_u8s8s32), which allocate inside every call (oneDNN's own closures and buffers: about
-// 345 operator new calls per training step here). The link wraps both (-Wl,--wrap, see
+// 30 operator new calls per call here). The link wraps both (-Wl,--wrap, see
 // CMakeLists.txt) so that their allocations count apart: the checks still prove that the
 // library's own code allocates nothing, on either backend.
 #undef NDEBUG
