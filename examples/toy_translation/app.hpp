@@ -10,6 +10,7 @@
 #include <seq2seq/data/types.hpp>
 
 #include <csignal>
+#include <signal.h>
 #include <stdexcept>
 #include <string>
 
@@ -56,8 +57,11 @@ class StopSignalScope {
   StopSignalScope& operator=(const StopSignalScope&) = delete;
 
  private:
-  void (*previous_int_)(int) = SIG_DFL;
-  void (*previous_term_)(int) = SIG_DFL;
+  struct sigaction previous_int_ {};
+  struct sigaction previous_term_ {};
+  stack_t previous_stack_{};
+  void* alt_stack_ = nullptr;
+  bool have_alt_stack_ = false;
 };
 
 /// Throws Interrupted once a stop signal has arrived (long loops outside the training loop).
