@@ -27,9 +27,21 @@
 
 #include "../counting_new.hpp"
 
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
 #if defined(SEQ2SEQ_USE_DNNL)
 namespace {
 std::atomic<long> dnnl_calls{0};
+std::atomic<int> dnnl_last_threads{0};  // omp_get_max_threads() inside the last oneDNN call
+
+void note_dnnl_call() {
+  dnnl_calls.fetch_add(1, std::memory_order_relaxed);
+#if defined(_OPENMP)
+  dnnl_last_threads.store(omp_get_max_threads(), std::memory_order_relaxed);
+#endif
+}
 }  // namespace
 extern "C" {
 dnnl_status_t __real_dnnl_sgemm(char ta, char tb, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K, float alpha, const float* A,
@@ -37,7 +49,7 @@ dnnl_status_t __real_dnnl_sgemm(char ta, char tb, dnnl_dim_t M, dnnl_dim_t N, dn
 dnnl_status_t __wrap_dnnl_sgemm(char ta, char tb, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K, float alpha, const float* A,
                                 dnnl_dim_t lda, const float* B, dnnl_dim_t ldb, float beta, float* C, dnnl_dim_t ldc) {
   const seq2seq::test::ForeignScope foreign;
-  dnnl_calls.fetch_add(1, std::memory_order_relaxed);
+  note_dnnl_call();
   return __real_dnnl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 dnnl_status_t __real_dnnl_gemm_u8s8s32(char ta, char tb, char offsetc, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K,
@@ -49,7 +61,7 @@ dnnl_status_t __wrap_dnnl_gemm_u8s8s32(char ta, char tb, char offsetc, dnnl_dim_
                                        dnnl_dim_t ldb, int8_t bo, float beta, int32_t* C, dnnl_dim_t ldc,
                                        const int32_t* co) {
   const seq2seq::test::ForeignScope foreign;
-  dnnl_calls.fetch_add(1, std::memory_order_relaxed);
+  note_dnnl_call();
   return __real_dnnl_gemm_u8s8s32(ta, tb, offsetc, M, N, K, alpha, A, lda, ao, B, ldb, bo, beta, C, ldc, co);
 }
 }
@@ -260,3 +272,24 @@ TEST_CASE("a steady state of batched decoding allocates nothing per step") {
     }
   }
 }
+
+#if defined(SEQ2SEQ_USE_DNNL) && defined(_OPENMP)
+TEST_CASE("oneDNN's products run Eigen::nbThreads() threads and leave the caller's OpenMP setting alone") {
+  const int eigen_before = Eigen::nbThreads();
+  const int omp_before = omp_get_max_threads();
+  Eigen::MatrixXf a = Eigen::MatrixXf::Random(96, 80), b = Eigen::MatrixXf::Random(80, 72), c(96, 72);
+  for (const int n : {1, 2, 3}) {
+    CAPTURE(n);
+    Eigen::setNbThreads(n);
+    omp_set_num_threads(5);
+    const long calls = dnnl_calls.load();
+    seq2seq::detail::gemm(seq2seq::detail::Op::N, a, seq2seq::detail::Op::N, b, c, false);
+    REQUIRE(dnnl_calls.load() == calls + 1);
+    CHECK(dnnl_last_threads.load() == n);
+    CHECK(omp_get_max_threads() == 5);
+    CHECK(c.isApprox(a * b, 1e-5f));
+  }
+  Eigen::setNbThreads(eigen_before);
+  omp_set_num_threads(omp_before);
+}
+#endif

@@ -38,6 +38,36 @@ constexpr Eigen::Index kDriverMinWork = Eigen::Index(48) * 48 * 48;
 /// Products with fewer multiply-adds run on one thread.
 constexpr Eigen::Index kParallelMinWork = Eigen::Index(1) << 21;
 
+#if defined(SEQ2SEQ_USE_DNNL)
+/// oneDNN's products run as many OpenMP threads as omp_get_max_threads() says, while the library's
+/// thread count is Eigen::nbThreads() (Eigen::setNbThreads, the command line's --threads). This
+/// scope makes a oneDNN call run that many and gives the calling thread's OpenMP setting back
+/// afterwards, so one knob sets the threads on either backend.
+class DnnlThreadScope {
+ public:
+  DnnlThreadScope() {
+#if defined(_OPENMP)
+    const int want = std::max(1, Eigen::nbThreads());
+    const int before = omp_get_max_threads();
+    if (want != before) {
+      omp_set_num_threads(want);
+      restore_ = before;
+    }
+#endif
+  }
+  DnnlThreadScope(const DnnlThreadScope&) = delete;
+  DnnlThreadScope& operator=(const DnnlThreadScope&) = delete;
+  ~DnnlThreadScope() {
+#if defined(_OPENMP)
+    if (restore_ > 0) omp_set_num_threads(restore_);
+#endif
+  }
+
+ private:
+  [[maybe_unused]] int restore_ = 0;
+};
+#endif
+
 /// A grow-only aligned buffer (one per thread and scalar type).
 template <typename Scalar>
 class ScratchBuffer {
@@ -142,6 +172,7 @@ void gemm(Op opa, const DA& A, Op opb, const DB& B, DC&& C, bool accumulate) {
   if constexpr (std::is_same<Scalar, float>::value) {
     if (work >= kDriverMinWork && strided && N > 1) {
       // dnnl_sgemm is row-major: a column-major X is the row-major X^T, so C^T = op(B)^T op(A)^T.
+      const DnnlThreadScope threads;
       const dnnl_status_t st =
           dnnl_sgemm(opb == Op::N ? 'N' : 'T', opa == Op::N ? 'N' : 'T', N, M, K, 1.0f, B.data(), B.outerStride(),
                      A.data(), A.outerStride(), accumulate ? 1.0f : 0.0f, C.data(), C.outerStride());

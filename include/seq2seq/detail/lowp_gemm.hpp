@@ -627,6 +627,7 @@ class Int8Matrix {
     // Row-major view: C^T (N x M) = (U^T - 128) Q^T with U^T = the quantized columns (N x K, lda = ldx).
     std::int32_t* c = thread_buffer<std::int32_t, 3>(static_cast<std::size_t>(rows_ * N));
     const std::int32_t co = 0;
+    const DnnlThreadScope threads;
     const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'T', 'F', N, rows_, cols_, 1.0f, xq, ldx, 128, data_.data(), cols_,
                                                0, 0.0f, c, rows_, &co);
     if (st != dnnl_success) throw std::runtime_error("seq2seq: dnnl_gemm_u8s8s32 failed");
