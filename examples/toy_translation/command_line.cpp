@@ -78,7 +78,7 @@ int run(int argc, char** argv) {
   train_opts["--patience"] = train->add_option("--patience", ts.patience, "Stop after this many validations without a better --valid-metric (0 = never)")->capture_default_str();
   train_opts["--bucket-batches"] = train->add_option("--bucket-batches", ts.bucket_batches, "Batches per length-sorting window (0 = the whole corpus)")->capture_default_str();
   train_opts["--sort-key"] = train->add_option("--sort-key", ts.sort_key, "What a window is sorted by: source (its length; ties random) or pair (source, then target length)")->check(CLI::IsMember({"source", "pair"}))->capture_default_str();
-  train_opts["--threads"] = train->add_option("--threads", req.threads, "Threads of Eigen's matrix products (0 = OpenMP's default; more pay only for large models)")->capture_default_str();
+  train_opts["--threads"] = train->add_option("--threads", req.threads, "Threads of the matrix products, Eigen's or oneDNN's (0 = OpenMP's default; more pay only for large models)")->capture_default_str();
   train_opts["--log-every"] = train->add_option("--log-every", req.log_every, "Steps between log lines")->check(CLI::Range(std::int64_t{1}, std::int64_t{1000000000}))->capture_default_str();
   train_opts["--show"] = train->add_option("--show", req.show, "Test translations printed at the end")->capture_default_str();
   train_opts["--resume"] = train->add_flag("--resume", req.resume, "Continue the run in --out from its last checkpoint");

@@ -4,25 +4,11 @@
 #ifndef SEQ2SEQ_DISTRIBUTED_DATA_PARALLEL_HPP
 #define SEQ2SEQ_DISTRIBUTED_DATA_PARALLEL_HPP
 
-// Without MPI's include directory (a target that does not link MPI::MPI_CXX, such as the header
-// self-containment check of a build without MPI) this header declares nothing, so it still
-// compiles on its own; code that uses seq2seq::mpi then fails to compile, naming the namespace.
-#if defined(__has_include)
-#if !__has_include(<mpi.h>)
-#define SEQ2SEQ_DISTRIBUTED_MPI_UNAVAILABLE 1
-#endif
-#endif
+// communicator.hpp decides whether MPI is there (without it, this header declares nothing too)
+// and includes <mpi.h>, C API only.
+#include "communicator.hpp"
 
 #ifndef SEQ2SEQ_DISTRIBUTED_MPI_UNAVAILABLE
-
-// The C API only: MPI's C++ bindings are deprecated (and removed in MPI 3.0).
-#ifndef OMPI_SKIP_MPICXX
-#define OMPI_SKIP_MPICXX 1
-#endif
-#ifndef MPICH_SKIP_MPICXX
-#define MPICH_SKIP_MPICXX 1
-#endif
-#include <mpi.h>
 
 #include "../config.hpp"
 #include "../data/types.hpp"
@@ -30,7 +16,6 @@
 #include "../detail/fnv1a.hpp"
 #include "../param.hpp"
 #include "../param_layout.hpp"
-#include "communicator.hpp"
 
 #include <Eigen/Core>
 

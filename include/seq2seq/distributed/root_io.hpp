@@ -4,30 +4,16 @@
 #ifndef SEQ2SEQ_DISTRIBUTED_ROOT_IO_HPP
 #define SEQ2SEQ_DISTRIBUTED_ROOT_IO_HPP
 
-// Without MPI's include directory (a target that does not link MPI::MPI_CXX, such as the header
-// self-containment check of a build without MPI) this header declares nothing, so it still
-// compiles on its own; code that uses seq2seq::mpi then fails to compile, naming the namespace.
-#if defined(__has_include)
-#if !__has_include(<mpi.h>)
-#define SEQ2SEQ_DISTRIBUTED_MPI_UNAVAILABLE 1
-#endif
-#endif
+// communicator.hpp decides whether MPI is there (without it, this header declares nothing too)
+// and includes <mpi.h>, C API only.
+#include "communicator.hpp"
 
 #ifndef SEQ2SEQ_DISTRIBUTED_MPI_UNAVAILABLE
 
-// The C API only: MPI's C++ bindings are deprecated (and removed in MPI 3.0).
-#ifndef OMPI_SKIP_MPICXX
-#define OMPI_SKIP_MPICXX 1
-#endif
-#ifndef MPICH_SKIP_MPICXX
-#define MPICH_SKIP_MPICXX 1
-#endif
-#include <mpi.h>
 #include <nlohmann/json.hpp>
 
 #include "../io/checkpoint.hpp"
 #include "../optim/optimizer.hpp"
-#include "communicator.hpp"
 
 #include <cstdint>
 #include <exception>
