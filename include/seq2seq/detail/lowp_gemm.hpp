@@ -379,7 +379,7 @@ SEQ2SEQ_TARGET_BF16 inline bool bf16_column_avx512(const float* x, Eigen::Index 
   return bad == 0;
 }
 
-/// Runs `tile<MB, NR>` over every tile: panels of 4 blocks (64 rows), 6 columns at a time.
+/// Runs `tile<MB, NR>` over the columns of one panel of MB row blocks, 6 columns at a time.
 template <int MB, typename Tile>
 inline void for_columns(Eigen::Index N, Tile&& tile) {
   Eigen::Index n = 0;
@@ -391,6 +391,18 @@ inline void for_columns(Eigen::Index N, Tile&& tile) {
     case 2: tile(std::integral_constant<int, MB>(), std::integral_constant<int, 2>(), n); break;
     case 1: tile(std::integral_constant<int, MB>(), std::integral_constant<int, 1>(), n); break;
     default: break;
+  }
+}
+
+/// Runs `tile<MB, NR>` over every tile of a panel of `blocks` (1 to 4) row blocks: the block
+/// count becomes the compile-time MB of the kernels.
+template <typename Tile>
+inline void for_tiles(Eigen::Index blocks, Eigen::Index N, Tile&& tile) {
+  switch (blocks) {
+    case 4: for_columns<4>(N, tile); break;
+    case 3: for_columns<3>(N, tile); break;
+    case 2: for_columns<2>(N, tile); break;
+    default: for_columns<1>(N, tile); break;
   }
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -433,16 +445,41 @@ void check_lowp_operands(const char* what, Eigen::Index M, Eigen::Index K, const
     throw std::invalid_argument(std::string("seq2seq: ") + what + ": operands need unit inner stride");
 }
 
-/// Y (float or double) (+)= the float results in `f` (M x N, leading dimension M).
+/// Where a kernel writes its float results for Y (M x N, float or double): Y itself when it is
+/// float, else a buffer of the calling thread that finish() adds into Y.
 template <typename DY>
-void add_float_result(const float* f, DY& Y, bool accumulate) {
-  using Scalar = typename std::decay_t<DY>::Scalar;
-  const Eigen::Map<const Eigen::MatrixXf> R(f, Y.rows(), Y.cols());
-  if (accumulate)
-    Y += R.template cast<Scalar>();
-  else
-    Y = R.template cast<Scalar>();
-}
+class FloatOutput {
+ public:
+  FloatOutput(DY& Y, bool accumulate) : Y_(Y), accumulate_(accumulate) {
+    if constexpr (direct) {
+      y = Y.data();
+      ldy = Y.outerStride();
+    } else {
+      y = thread_buffer<float, 2>(static_cast<std::size_t>(Y.rows() * Y.cols()));
+      ldy = Y.rows();
+    }
+  }
+  /// Whether the kernel adds into `y` (only when `y` is Y itself) or overwrites it.
+  bool kernel_accumulates() const { return direct && accumulate_; }
+  void finish() const {
+    if constexpr (!direct) {
+      using Scalar = typename std::decay_t<DY>::Scalar;
+      const Eigen::Map<const Eigen::MatrixXf> R(y, Y_.rows(), Y_.cols());
+      if (accumulate_)
+        Y_ += R.template cast<Scalar>();
+      else
+        Y_ = R.template cast<Scalar>();
+    }
+  }
+
+  float* y = nullptr;
+  Eigen::Index ldy = 0;
+
+ private:
+  static constexpr bool direct = std::is_same<typename std::decay_t<DY>::Scalar, float>::value;
+  DY& Y_;
+  bool accumulate_;
+};
 
 /// Weights (M x K) as int8 with a scale per row (see the file comment).
 class Int8Matrix {
@@ -512,19 +549,9 @@ class Int8Matrix {
     std::uint8_t* xq = thread_buffer<std::uint8_t, 0>(static_cast<std::size_t>(ldx * N));
     float* xs = thread_buffer<float, 1>(static_cast<std::size_t>(N));
     quantize_columns(X, xq, ldx, xs);
-    using Scalar = typename std::decay_t<DY>::Scalar;
-    constexpr bool direct = std::is_same<Scalar, float>::value;
-    float* y = nullptr;
-    Index ldy = rows_;
-    if constexpr (direct) {
-      y = Y.data();
-      ldy = Y.outerStride();
-    } else {
-      y = thread_buffer<float, 2>(static_cast<std::size_t>(rows_ * N));
-    }
-    const bool acc = direct && accumulate;
-    run(xq, ldx, xs, N, y, ldy, acc);
-    if constexpr (!direct) add_float_result(y, Y, accumulate);
+    const FloatOutput<std::remove_reference_t<DY>> out(Y, accumulate);
+    run(xq, ldx, xs, N, out.y, out.ldy, out.kernel_accumulates());
+    out.finish();
   }
 
  private:
@@ -609,12 +636,7 @@ class Int8Matrix {
             w, quads_, xq + n * ldx, ldx, scale_.data() + m0, row_sum_.data() + m0, xs + n, y + n * ldy + m0, ldy, rows,
             accumulate);
       };
-      switch (blocks) {
-        case 4: for_columns<4>(N, tile); break;
-        case 3: for_columns<3>(N, tile); break;
-        case 2: for_columns<2>(N, tile); break;
-        default: for_columns<1>(N, tile); break;
-      }
+      for_tiles(blocks, N, tile);
     });
 #else
     run_portable(xq, ldx, xs, N, y, ldy, accumulate);
@@ -712,22 +734,12 @@ class Bf16Matrix {
       }
       for (Index k = cols_; k < ldx; ++k) col[k] = 0;
     }
-    using Scalar = typename std::decay_t<DY>::Scalar;
-    constexpr bool direct = std::is_same<Scalar, float>::value;
-    float* y = nullptr;
-    Index ldy = rows_;
-    if constexpr (direct) {
-      y = Y.data();
-      ldy = Y.outerStride();
-    } else {
-      y = thread_buffer<float, 2>(static_cast<std::size_t>(rows_ * N));
-    }
-    const bool acc = direct && accumulate;
+    const FloatOutput<std::remove_reference_t<DY>> out(Y, accumulate);
     if (kernel_ == LowpKernel::avx512)
-      run_avx512(xb, ldx, N, y, ldy, acc);
+      run_avx512(xb, ldx, N, out.y, out.ldy, out.kernel_accumulates());
     else
-      run_portable(xb, ldx, N, y, ldy, acc);
-    if constexpr (!direct) add_float_result(y, Y, accumulate);
+      run_portable(xb, ldx, N, out.y, out.ldy, out.kernel_accumulates());
+    out.finish();
   }
 
  private:
@@ -767,12 +779,7 @@ class Bf16Matrix {
         bf16_tile_avx512<decltype(mb)::value, decltype(nr)::value>(w, pairs_, xb + n * ldx, ldx, y + n * ldy + m0, ldy,
                                                                    rows, accumulate);
       };
-      switch (blocks) {
-        case 4: for_columns<4>(N, tile); break;
-        case 3: for_columns<3>(N, tile); break;
-        case 2: for_columns<2>(N, tile); break;
-        default: for_columns<1>(N, tile); break;
-      }
+      for_tiles(blocks, N, tile);
     });
 #else
     run_portable(xb, ldx, N, y, ldy, accumulate);
@@ -823,12 +830,7 @@ class Fp32Matrix {
       const auto tile = [&](auto mb, auto nr, Index n) {
         f32_tile_avx512<decltype(mb)::value, decltype(nr)::value>(w, cols_, x + n * ldx, ldx, y + n * ldy + m0, ldy, rows);
       };
-      switch (blocks) {
-        case 4: for_columns<4>(N, tile); break;
-        case 3: for_columns<3>(N, tile); break;
-        case 2: for_columns<2>(N, tile); break;
-        default: for_columns<1>(N, tile); break;
-      }
+      for_tiles(blocks, N, tile);
     });
 #endif
   }
