@@ -21,6 +21,7 @@
 #include <limits>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "test_files.hpp"
@@ -585,6 +586,46 @@ TEST_CASE_TEMPLATE("Training resumed from a checkpoint is bit-identical to train
   CHECK(bit_equal(sa, sb));
   CHECK(io::rng_state(rng_a) == io::rng_state(rng_b));
   CHECK(pa.epoch == pb.epoch);
+}
+
+TEST_CASE_TEMPLATE("Training states move between Optimizer<Policy> and Optimizer<AnyPolicy> holding it", Policy, SGD,
+                   Momentum, Adam, Adagrad) {
+  TempDir dir;
+  const Dataset data;
+  Linear a;
+  Rng rng(21);
+  init_uniform(a, rng);
+  Optimizer<Policy, double> typed;
+  Progress p;
+  train(a, typed, rng, p, data, 5);
+  io::save_training_state(dir.file("typed.safetensors"), typed, a, io::TrainingState{});
+
+  // Typed -> AnyPolicy: same policy name, same tensors; training on continues bit for bit.
+  Optimizer<AnyPolicy, double> any(Policy{});
+  io::load_training_state(dir.file("typed.safetensors"), any, a);
+  CHECK(any.step_count() == 5);
+  Linear b = a;
+  Rng rng_b = rng;
+  Progress pb = p;
+  train(a, typed, rng, p, data, 4);
+  train(b, any, rng_b, pb, data, 4);
+  CHECK(bit_equal(values_of(a), values_of(b)));
+
+  // AnyPolicy -> typed, and the file names the held policy.
+  io::save_training_state(dir.file("any.safetensors"), any, b, io::TrainingState{});
+  CHECK(io::SafetensorsFile::open(dir.file("any.safetensors")).metadata().at("seq2seq.optim.policy") == Policy::name);
+  Optimizer<Policy, double> back;
+  io::load_training_state(dir.file("any.safetensors"), back, b);
+  std::vector<Matrix<double>> s1, s2;
+  typed.visit_state([&](std::size_t, std::string_view, Matrix<double>& m) { s1.push_back(m); });
+  back.visit_state([&](std::size_t, std::string_view, Matrix<double>& m) { s2.push_back(m); });
+  CHECK(bit_equal(s1, s2));
+
+  // AnyPolicy holding another policy refuses the file, naming both.
+  Optimizer<AnyPolicy, double> other(std::is_same_v<Policy, Adam> ? AnyPolicy(Adagrad{}) : AnyPolicy(Adam{}));
+  const std::string refusal = "optimizer state of policy '" + std::string(Policy::name) + "'";
+  CHECK_THROWS_WITH_AS(io::load_training_state(dir.file("typed.safetensors"), other, b),
+                       doctest::Contains(refusal.c_str()), std::invalid_argument);
 }
 
 TEST_CASE("Training-state files: names, policy checks, failures leave the optimizer alone") {

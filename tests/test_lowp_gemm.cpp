@@ -7,6 +7,7 @@
 
 #include <seq2seq/detail/gemm.hpp>
 #include <seq2seq/detail/lowp_gemm.hpp>
+#include <seq2seq/detail/lowp_table.hpp>
 #include <seq2seq/rng.hpp>
 
 #include <doctest/doctest.h>

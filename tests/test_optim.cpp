@@ -10,6 +10,8 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 using namespace seq2seq;
@@ -454,6 +456,77 @@ TEST_CASE_TEMPLATE("A user-written policy plugs into the driver", S, float, doub
     ++visited;
   });
   CHECK(visited == 1);
+}
+
+static_assert(is_optimizer_policy_v<AnyPolicy, float> && is_optimizer_policy_v<AnyPolicy, double>,
+              "AnyPolicy satisfies the contract");
+
+/// Runs `steps` steps of `policy` and of AnyPolicy holding it on two copies of a TwoParams with
+/// the same gradients; returns true when every value and every state matrix is bit-identical
+/// after each step, and the state names agree.
+template <typename Policy, typename S>
+bool any_policy_matches(const Policy& policy, int steps) {
+  TwoParams<S> direct, held;
+  Rng rng(11);
+  direct.a.value.setConstant(S(0.5));
+  direct.b.value.setConstant(S(-0.25));
+  held.a.value = direct.a.value;
+  held.b.value = direct.b.value;
+  Optimizer<Policy, S> opt(policy);
+  Optimizer<AnyPolicy, S> any(policy);
+  CHECK(policy_name(any.policy()) == policy_name<Policy>());
+  bool same = true;
+  for (int t = 0; t < steps; ++t) {
+    for (Index i = 0; i < direct.a.grad.size(); ++i) direct.a.grad(i) = static_cast<S>(rng.uniform(-1, 1));
+    for (Index i = 0; i < direct.b.grad.size(); ++i) direct.b.grad(i) = static_cast<S>(rng.uniform(-1, 1));
+    held.a.grad = direct.a.grad;
+    held.b.grad = direct.b.grad;
+    const double lr = 0.1 / (t + 1);
+    opt.step(direct, lr);
+    any.step(held, lr);
+    same = same && direct.a.value == held.a.value && direct.b.value == held.b.value;
+    std::vector<std::pair<std::string, Matrix<S>>> s1, s2;
+    opt.visit_state([&](std::size_t k, std::string_view n, const Matrix<S>& m) { s1.emplace_back(std::to_string(k) + std::string(n), m); });
+    any.visit_state([&](std::size_t k, std::string_view n, const Matrix<S>& m) { s2.emplace_back(std::to_string(k) + std::string(n), m); });
+    same = same && s1 == s2;
+  }
+  return same;
+}
+
+TEST_CASE_TEMPLATE("AnyPolicy: the held policy's arithmetic, bit for bit, and its names", S, float, double) {
+  CHECK(any_policy_matches<SGD, S>(SGD{}, 4));
+  CHECK(any_policy_matches<Momentum, S>(Momentum{0.8, true}, 4));
+  CHECK(any_policy_matches<Adam, S>(Adam{0.85, 0.99, 1e-6}, 4));
+  CHECK(any_policy_matches<Adagrad, S>(Adagrad{1e-8, 0.1}, 4));
+  for (const char* name : {"sgd", "momentum", "adam", "adagrad"}) CHECK(AnyPolicy::from_name(name).name() == name);
+  CHECK(AnyPolicy().name() == "sgd");
+  CHECK(std::get<Adam>(AnyPolicy::from_name("adam").get()).beta2 == Adam{}.beta2);
+  CHECK_THROWS_WITH_AS(AnyPolicy::from_name("rmsprop"), doctest::Contains("unknown optimizer 'rmsprop' (sgd, momentum"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("AnyPolicy: hyper-parameters are checked, and a policy switched after initialisation is refused") {
+  OneParam<double> model;
+  model.p.grad(0, 0) = 1.0;
+  Optimizer<AnyPolicy, double> bad(Momentum{1.5, false});
+  CHECK_THROWS_WITH_AS(bad.step(model, 0.1), doctest::Contains("Momentum: mu must be in [0, 1)"), std::invalid_argument);
+  CHECK(model.p.value(0, 0) == 1.0);
+
+  Optimizer<AnyPolicy, double> opt(Adam{});
+  opt.step(model, 0.1);
+  const double after_one = model.p.value(0, 0);
+  opt.policy() = Adagrad{};
+  CHECK_THROWS_WITH_AS(opt.step(model, 0.1), doctest::Contains("now holds 'adagrad' but its states were made for another policy"),
+                       std::invalid_argument);
+  opt.reset();
+  opt.step(model, 0.1);  // fresh Adagrad states
+  CHECK(model.p.value(0, 0) < after_one);
+  int states = 0;
+  opt.visit_state([&](std::size_t, std::string_view name, const Matrix<double>&) {
+    CHECK(name == "sum");
+    ++states;
+  });
+  CHECK(states == 1);
 }
 
 TEST_CASE("The driver runs on a real model: StackedLSTM") {

@@ -2,7 +2,8 @@
 // scoring, perplexity, greedy and beam search, sampling), compiled once, in model_ops.cpp. The
 // library is header-only, so each file that called Model::translate itself would compile the
 // whole search, the LSTM cells and Eigen's products again; here the commands only see these
-// declarations (training is compiled once too, in train_command.cpp).
+// declarations (training is compiled once too, in train_command.cpp, and the build compiles the
+// two files as one unity group, so the cells and products they share are compiled once).
 #ifndef TOY_TRANSLATION_MODEL_OPS_HPP
 #define TOY_TRANSLATION_MODEL_OPS_HPP
 

@@ -33,10 +33,13 @@ namespace {
 
 namespace io = seq2seq::io;
 
+/// One optimizer type for the four --optimizer choices, so that the optimizer, the Trainer and
+/// this file's loop are compiled once rather than once per policy.
+using Optimizer = seq2seq::Optimizer<seq2seq::AnyPolicy, Scalar>;
+
 /// Where a resumed run stands: the training state file, checked against last.safetensors. Every
 /// process reads it (under mpirun --out is a directory every process sees).
-template <typename Policy>
-seq2seq::TrainProgress read_progress(const TrainRun& run, seq2seq::Optimizer<Policy, Scalar>& optimizer) {
+seq2seq::TrainProgress read_progress(const TrainRun& run, Optimizer& optimizer) {
   const fs::path state_file = run.dir / kStateFile;
   const io::TrainingState st = io::load_training_state(state_file.string(), optimizer, *run.bundle.model);
   // An optimizer without state (SGD) has no tensors whose shapes the loader could compare, so the
@@ -71,19 +74,18 @@ seq2seq::TrainProgress read_progress(const TrainRun& run, seq2seq::Optimizer<Pol
 }
 
 
-/// Trains with one optimizer policy (one instantiation per --optimizer); returns the exit status.
-template <typename Policy>
-int train_with(TrainRun& run, Policy policy) {
+/// Trains with the --optimizer policy; returns the exit status.
+int train_with(TrainRun& run, const seq2seq::AnyPolicy& policy) {
   Model& model = *run.bundle.model;
   const TrainSettings& s = run.settings;
-  seq2seq::Optimizer<Policy, Scalar> optimizer(policy);
+  Optimizer optimizer(policy);
   seq2seq::TrainOptions options;
   options.clip = s.clip;
   options.on_non_finite = seq2seq::NonFinitePolicy::skip;
   options.max_skips_in_a_row = 10;
   options.dropout = s.dropout;
   options.dropout_seed = s.seed;
-  seq2seq::Trainer<Model, Policy> trainer(model, optimizer, options);
+  seq2seq::Trainer<Model, seq2seq::AnyPolicy> trainer(model, optimizer, options);
   seq2seq::TrainProgress at;
   if (run.req.resume) at = read_progress(run, optimizer);
 #if SEQ2SEQ_TOY_MPI
@@ -306,14 +308,13 @@ int run_train(const TrainRequest& req, const std::map<std::string, bool>& given)
 
   // Ctrl-C and SIGTERM stop the loop between batches (and the evaluations after it).
   const StopSignalScope stop_signals;
-  const std::string& opt = run.settings.optimizer;
-  int status = 0;
-  if (opt == "sgd") status = train_with(run, seq2seq::SGD{});
-  else if (opt == "momentum") status = train_with(run, seq2seq::Momentum{});
-  else if (opt == "adam") status = train_with(run, seq2seq::Adam{});
-  else if (opt == "adagrad") status = train_with(run, seq2seq::Adagrad{});
-  else throw UsageError("unknown --optimizer '" + opt + "' (sgd, momentum, adam or adagrad)");
-  if (status != 0) return status;
+  seq2seq::AnyPolicy policy;
+  try {
+    policy = seq2seq::AnyPolicy::from_name(run.settings.optimizer);
+  } catch (const std::invalid_argument&) {
+    throw UsageError("unknown --optimizer '" + run.settings.optimizer + "' (sgd, momentum, adam or adagrad)");
+  }
+  if (const int status = train_with(run, policy); status != 0) return status;
   if (g_stop_signal != 0) {  // arrived after the last batch, during the final validation
     std::cerr << "interrupted; the checkpoint in '" << run.dir.string() << "' is saved\n";
     return 130;

@@ -16,6 +16,7 @@
 #include "data/types.hpp"
 #include "detail/gemm.hpp"
 #include "detail/lowp_gemm.hpp"
+#include "detail/lowp_table.hpp"
 #include "lstm_cell.hpp"
 #include "precision.hpp"
 
@@ -25,7 +26,7 @@ namespace detail {
 
 /// One weight matrix as decoding multiplies it: in float32 the same values packed once, for the
 /// AVX-512 float tile (Fp32Matrix, float on AVX-512 CPUs) or for Eigen's kernel (PackedMatrix);
-/// or in a reduced precision (LowpMatrix). detail/lowp_gemm.hpp has the formats and kernels.
+/// or in a reduced precision (LowpMatrix). detail/lowp_gemm.hpp has the formats, lowp_tiles.hpp the kernels.
 template <typename Scalar>
 class DecodeMatrix {
  public:

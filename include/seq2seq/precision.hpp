@@ -18,7 +18,7 @@ namespace seq2seq {
 ///   int8     int8 copies with one scale per output row (per word for the embeddings); the
 ///            activations are quantized per column to u8 (scale max|x| / 127, zero point 128) and
 ///            the products are u8 x s8 -> s32 (AVX512_VNNI vpdpbusd, or oneDNN's gemm_u8s8s32)
-/// detail/lowp_gemm.hpp holds the formats and the kernels.
+/// detail/lowp_gemm.hpp holds the formats, detail/lowp_tiles.hpp the kernels.
 enum class Precision { float32, bf16, int8 };
 
 /// "float", "bf16" or "int8".

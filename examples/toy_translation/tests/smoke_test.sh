@@ -120,18 +120,22 @@ expect_grep "resume after SIGINT continues" "resuming at step" int2.err
 
 # --- a run stopped twice mid-epoch and resumed equals a run that never stopped --------------------
 checksum() { grep -a -o '"seq2seq.checksum": *"[0-9a-f]*"' "$1" | head -n 1; }
+# With SGD (no optimizer state) and with Adam (its moments go through the training-state file).
 exact=(--pairs 2000 --embed 16 --hidden 32 --layers 2 --batch 16 --seed 11 --quiet --epochs 2)
-"$exe" train --out run_a "${exact[@]}" >/dev/null 2>&1
-"$exe" train --out run_b "${exact[@]}" --time-budget 0.3 >/dev/null 2>&1
-"$exe" train --out run_b --resume --time-budget 0.3 >/dev/null 2>&1
-"$exe" train --out run_b --resume >/dev/null 2>&1
-a=$(checksum run_a/last.safetensors)
-b=$(checksum run_b/last.safetensors)
-if [[ -n "$a" && "$a" == "$b" ]]; then
-  pass "stopped and resumed training is bit-identical ($a)"
-else
-  fail "resumed training differs: '$a' vs '$b'"
-fi
+for opt in sgd adam; do
+  lr=(); [[ $opt == adam ]] && lr=(--lr 0.01 --schedule constant)
+  "$exe" train --out run_a_$opt "${exact[@]}" --optimizer $opt "${lr[@]}" >/dev/null 2>&1
+  "$exe" train --out run_b_$opt "${exact[@]}" --optimizer $opt "${lr[@]}" --time-budget 0.3 >/dev/null 2>&1
+  "$exe" train --out run_b_$opt --resume --time-budget 0.3 >/dev/null 2>&1
+  "$exe" train --out run_b_$opt --resume >/dev/null 2>&1
+  a=$(checksum run_a_$opt/last.safetensors)
+  b=$(checksum run_b_$opt/last.safetensors)
+  if [[ -n "$a" && "$a" == "$b" ]]; then
+    pass "stopped and resumed training is bit-identical, --optimizer $opt ($a)"
+  else
+    fail "resumed training differs, --optimizer $opt: '$a' vs '$b'"
+  fi
+done
 
 # --- dropout is deterministic under a seed; --keep average is the average command's mean ---------
 params() { grep -a -o '"seq2seq.checksum": *"[0-9a-f]*"' "$1" | head -n 1; }

@@ -253,7 +253,7 @@ void save_training_state(const std::string& path, const Optimizer<Policy, Scalar
   }
   for (const auto& kv : state.extra) w.add_metadata(kv.first, kv.second);
   w.add_metadata(detail::key_content, "training_state");
-  w.add_metadata("seq2seq.optim.policy", std::string(policy_name<Policy>()));
+  w.add_metadata("seq2seq.optim.policy", std::string(policy_name(optimizer.policy())));
   w.add_metadata("seq2seq.optim.initialized", optimizer.initialized() ? "1" : "0");
   w.add_metadata("seq2seq.optim.step", detail::format_number(optimizer.step_count()));
   w.add_metadata("seq2seq.train.step", detail::format_number(state.step));
@@ -272,7 +272,7 @@ TrainingState load_training_state(const std::string& path, Optimizer<Policy, Sca
   SafetensorsFile f = SafetensorsFile::open(path);
   detail::check_content(f, "training_state");
   const std::string& policy = detail::required_key(f, "seq2seq.optim.policy");
-  const std::string_view ours = policy_name<Policy>();
+  const std::string_view ours = policy_name(optimizer.policy());
   if (!policy.empty() && !ours.empty() && policy != ours)
     detail::bad_file(f.source(), "optimizer state of policy '" + policy + "', but the optimizer is '" + std::string(ours) + "'");
   const std::string& initialized = detail::required_key(f, "seq2seq.optim.initialized");

@@ -7,6 +7,7 @@
 #include "momentum.hpp"
 #include "adam.hpp"
 #include "adagrad.hpp"
+#include "any_policy.hpp"
 #include "clip.hpp"
 #include "schedule.hpp"
 

@@ -94,6 +94,12 @@ struct policy_has_name : std::false_type {};
 template <typename P>
 struct policy_has_name<P, std::void_t<decltype(std::string_view(P::name))>> : std::true_type {};
 
+template <typename P, typename = void>
+struct policy_has_name_function : std::false_type {};
+template <typename P>
+struct policy_has_name_function<P, std::void_t<decltype(std::string_view(std::declval<const P&>().name()))>>
+    : std::true_type {};
+
 }  // namespace detail
 
 /// True when P satisfies the policy contract above for Scalar.
@@ -117,6 +123,16 @@ constexpr std::string_view policy_name() {
     return std::string_view(P::name);
   else
     return std::string_view();
+}
+
+/// The name of a policy object: `policy.name()` for a policy chosen at run time (AnyPolicy, whose
+/// name is the held policy's), otherwise `P::name` as above. Training checkpoints store this one.
+template <typename P>
+std::string_view policy_name(const P& policy) {
+  if constexpr (detail::policy_has_name_function<P>::value)
+    return policy.name();
+  else
+    return policy_name<P>();
 }
 
 /// Drives a policy over every parameter of a model (anything with `visit_parameters`).
