@@ -108,7 +108,9 @@ class Int8Matrix {
 #if !defined(SEQ2SEQ_USE_DNNL)
     if (kernel_ == LowpKernel::onednn) kernel_ = LowpKernel::portable;  // not built in
 #endif
-    if (kernel_ == LowpKernel::avx512 && !cpu_has_avx512_vnni()) kernel_ = LowpKernel::portable;
+    // Both fast kernels need AVX512_VNNI: our tiles for the instruction, oneDNN's for exact sums
+    // (lowp_tiles.hpp, "onednn").
+    if (kernel_ != LowpKernel::portable && !cpu_has_avx512_vnni()) kernel_ = LowpKernel::portable;
     row_blocks_ = (rows_ + 15) / 16;
     quads_ = (cols_ + 3) / 4;
     scale_.assign(static_cast<std::size_t>(row_blocks_ * 16), 0.0f);

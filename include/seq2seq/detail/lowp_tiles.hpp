@@ -9,7 +9,10 @@
 //             only when the CPU reports AVX512_VNNI / AVX512_BF16 at run time, so the library
 //             needs no -march flag and runs on any x86-64 CPU.
 //   onednn    int8 only, with -DSEQ2SEQ_GEMM_BACKEND=dnnl (SEQ2SEQ_USE_DNNL): dnnl_gemm_u8s8s32 on
-//             A stored row-major, the zero point passed as oneDNN's A offset.
+//             A stored row-major, the zero point passed as oneDNN's A offset. Only on CPUs with
+//             AVX512_VNNI: without it oneDNN adds the u8 x s8 products in pairs in saturating
+//             16-bit arithmetic (vpmaddubsw), so 255 x 127 + 255 x 127 overflows (4 such terms
+//             gave 65,534 for 129,540 on an AVX2 CPU); there the portable kernel runs instead.
 //   portable  plain C++ loops over the packed layout, for every other CPU and compiler. Its int8
 //             sums are the same integers as the other kernels' (exact arithmetic), so its results are
 //             the same bits; its bf16 sums add in the same order as vdpbf16ps (equal up to
@@ -99,7 +102,7 @@ inline void force_portable_kernels(bool on) { lowp_force_portable() = on; }
 inline LowpKernel default_int8_kernel() {
   if (lowp_force_portable()) return LowpKernel::portable;
 #if defined(SEQ2SEQ_USE_DNNL)
-  return LowpKernel::onednn;
+  return cpu_has_avx512_vnni() ? LowpKernel::onednn : LowpKernel::portable;
 #else
   return cpu_has_avx512_vnni() ? LowpKernel::avx512 : LowpKernel::portable;
 #endif
