@@ -5,6 +5,7 @@
 //   train/threads:N    one Trainer::step (forward, backward, clip, Adam); counter target_tokens/s
 //                      counts the 20 target words of each of the 64 sentences, GFLOPS the matrix
 //                      products' flops (step_flops, about 33 GFLOP a step)
+//   train_bf16/...     the same step with bf16 products (set_bf16_products; skipped where unavailable)
 //   decode_beam5/...   beam search (beam 5) of one 20-word source; counter sentences/s
 //   decode_greedy64/.. batched greedy decoding of 64 sources; counter sentences/s
 //
@@ -21,6 +22,7 @@
 #include <omp.h>
 #endif
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -67,6 +69,8 @@ void set_threads(int n) {
 /// products only: every LSTM layer's 4H x (input + H) product per sentence and step (the encoder
 /// reads the 20 words and <EOS>, the decoder <s> and the 20 words), the 8000 x 256 softmax product of
 /// each of the 21 decoder outputs, and backward's two products for each forward one.
+void train_step(benchmark::State& state);
+
 double step_flops() {
   const double steps = kWords + 1, H = 256, E = 256, layers = 2, V = kVocab, B = kBatch;
   const double lstm = 2 * B * steps * 4 * H * ((E + H) + (layers - 1) * (H + H));  // one side's stack
@@ -76,6 +80,21 @@ double step_flops() {
 
 void BM_train(benchmark::State& state) {
   set_threads(static_cast<int>(state.range(0)));
+  train_step(state);
+}
+
+/// The same step with bf16 products (seq2seq::set_bf16_products; oneDNN backend, AVX512_BF16).
+void BM_train_bf16(benchmark::State& state) {
+  if (!seq2seq::bf16_products_available()) {
+    state.SkipWithError("bf16 products unavailable (they need the oneDNN backend and AVX512_BF16)");
+    return;
+  }
+  set_threads(static_cast<int>(state.range(0)));
+  const seq2seq::Bf16ProductsScope bf16(true);
+  train_step(state);
+}
+
+void train_step(benchmark::State& state) {
   Model model(config());
   seq2seq::Rng rng(1);
   seq2seq::init_uniform(model, rng, 0.08);
@@ -128,6 +147,7 @@ void BM_decode_greedy64(benchmark::State& state) {
 }
 
 BENCHMARK(BM_train)->Name("train")->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_train_bf16)->Name("train_bf16")->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_decode_beam5)->Name("decode_beam5")->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_decode_greedy64)->Name("decode_greedy64")->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -155,8 +175,21 @@ void memory_report() {
   const seq2seq::PairBatch batch = make_batch(rng);
   seq2seq::Trainer<Model, seq2seq::Adam> trainer(model, opt);
   const double before = peak_rss();
+  // The backend's one-time set-up (oneDNN's JIT code and per-process state, which the first
+  // product of the process pays for) is not a cost of the step: one small product first, then
+  // the peak is reset (Linux: "5" into /proc/self/clear_refs) and measured again.
+  {
+    const seq2seq::Matrix<float> a = seq2seq::Matrix<float>::Ones(128, 128);
+    seq2seq::Matrix<float> c(128, 128);
+    seq2seq::detail::gemm(seq2seq::detail::Op::N, a, seq2seq::detail::Op::N, a, c, false);
+    benchmark::DoNotOptimize(c.data());
+  }
+  const double warm_peak = peak_rss();
+  const bool reset = static_cast<bool>(std::ofstream("/proc/self/clear_refs") << "5" << std::flush);
+  const double warm_before = peak_rss();
   for (int i = 0; i < 3; ++i) trainer.step(batch, 1e-3);
-  const double after = peak_rss();
+  const double after = std::max(peak_rss(), warm_peak);
+  const double warm_after = peak_rss();
   auto& ws = trainer.workspace();
   // What backward must read: per layer gates (4H), c and h with the initial state, plus the
   // embedded inputs of layer 0 (the tapes' cached_scalars), for encoder and decoder.
@@ -165,6 +198,11 @@ void memory_report() {
                        sizeof(float);
   std::printf("memory of a training step: peak RSS grew by %.1f MiB; BPTT cache %.1f MiB; ratio %.2f\n",
               (after - before) / 1048576.0, cache / 1048576.0, (after - before) / cache);
+  if (reset)
+    std::printf("  after the backend's set-up (one 128^3 product, then the peak reset): grew by %.1f MiB; ratio %.2f\n",
+                (warm_after - warm_before) / 1048576.0, (warm_after - warm_before) / cache);
+  else
+    std::printf("  (the peak could not be reset here, so the figure without the backend's set-up is missing)\n");
 }
 
 }  // namespace

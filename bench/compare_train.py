@@ -16,9 +16,9 @@ import json
 import re
 import sys
 
-NAME = re.compile(r"(?P<what>train|decode_beam5|decode_greedy64)/threads:(?P<t>\d+)")
+NAME = re.compile(r"(?P<what>train_bf16|train|decode_beam5|decode_greedy64)/threads:(?P<t>\d+)")
 UNIT = {"ms": 1, "us": 1e-3, "ns": 1e-6, "s": 1e3}
-WORK = {"train": (64 * 20, "target tokens/s"), "decode_beam5": (1, "sentences/s"), "decode_greedy64": (64, "sentences/s")}
+WORK = {"train": (64 * 20, "target tokens/s"), "train_bf16": (64 * 20, "target tokens/s"), "decode_beam5": (1, "sentences/s"), "decode_greedy64": (64, "sentences/s")}
 
 
 def main():
@@ -42,7 +42,7 @@ def main():
     torch_best = {}
     for path in args[1:]:
         r = json.load(open(path))
-        for what in WORK:
+        for what in ("train", "decode_beam5", "decode_greedy64"):
             key = (what, int(r["threads"]) if str(r["openblas_threads"]) in ("unset", str(r["threads"]))
                    else max(int(r["threads"]), int(r["openblas_threads"])))
             ms = r[f"{what}_ms"]
@@ -53,12 +53,16 @@ def main():
     for (what, t), ms in sorted(ours.items()):
         work, unit = WORK[what]
         row = f"| {what} | {t} | {ms:.3g} | {work / ms * 1e3:.4g} {unit} |"
-        if (what, t) in torch_best:
-            tms, setting = torch_best[(what, t)]
+        peer = "train" if what == "train_bf16" else what  # bf16 products beside torch's float step
+        if (peer, t) in torch_best:
+            tms, setting = torch_best[(peer, t)]
             row += f" {tms:.3g} | {work / tms * 1e3:.4g} | {setting} | {tms / ms:.2f} |"
         else:
             row += " - | - | - | - |"
         print(row)
+    for t in sorted({t for (what, t) in ours if what == "train_bf16"}):
+        if ("train", t) in ours:
+            print(f"\nbf16 products over float, {t} thread(s): {ours[('train', t)] / ours[('train_bf16', t)]:.2f}x the step rate")
     if peak_path:
         print_peak(peak_path, gflops)
 

@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
+#include <seq2seq/bf16_products.hpp>
+#include <seq2seq/config.hpp>
 
 #include <cstdint>
 #include <exception>
@@ -54,6 +56,7 @@ int run(int argc, char** argv) {
   train_opts["--subwords"] = train->add_option("--subwords", ts.data.subwords, "SentencePiece subwords: N pieces per side, trained on the training split, cased (0 = lower-cased words)")->capture_default_str();
   train_opts["--subwords-joint"] = train->add_flag("--subwords-joint", ts.data.subwords_joint, "One SentencePiece model of --subwords pieces for both sides");
   train_opts["--subword-alpha"] = train->add_option("--subword-alpha", ts.subword_alpha, "Subword regularisation: train each epoch on a new sampled segmentation (bpe: merge-dropout probability, 0.1 usual; unigram: smoothing, 0.1-0.5; 0 = off)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  train_opts["--precision"] = train->add_option("--precision", ts.precision, "Operands of the training step's matrix products: float, or bf16 (rounded to bfloat16, sums and weights in float; oneDNN backend, AVX512_BF16 CPUs)")->check(CLI::IsMember({"float", "bf16"}))->capture_default_str();
   train_opts["--subword-type"] = train->add_option("--subword-type", ts.data.subword_type, "SentencePiece model: unigram or bpe")->check(CLI::IsMember({"unigram", "bpe"}))->capture_default_str();
   train_opts["--max-length"] = train->add_option("--max-length", ts.data.max_length, "Longest sentence in words (longer training pairs are dropped)")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100000}))->capture_default_str();
   train_opts["--embed"] = train->add_option("--embed", ts.embed, "Word embedding size")->check(CLI::Range(Index{1}, Index{100000}))->capture_default_str();
@@ -204,6 +207,11 @@ int run(int argc, char** argv) {
                        " needs a validation set (--valid FILE or --valid-fraction above 0)");
     if (ts.data.subwords_joint && ts.data.subwords == 0) throw UsageError("--subwords-joint needs --subwords N");
     if (ts.subword_alpha > 0 && ts.data.subwords == 0) throw UsageError("--subword-alpha samples subwords: it needs --subwords N");
+    if (ts.precision == "bf16" && !seq2seq::bf16_products_available())
+      throw UsageError(std::string("--precision bf16 needs ") +
+                       (std::string(seq2seq::gemm_backend()) == "oneDNN" ? "a CPU with AVX512_BF16, which this one has not"
+                                                                          : "the oneDNN backend; this build multiplies with " +
+                                                                                std::string(seq2seq::gemm_backend())));
     if (ts.data.subwords != 0 && ts.data.subwords < 8) throw UsageError("--subwords must be 0 (words) or at least 8 pieces");
     if (ts.data.subwords != 0 && given["--max-vocab"])
       throw UsageError("--max-vocab is for word vocabularies; with --subwords the vocabulary is the N pieces");

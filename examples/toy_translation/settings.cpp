@@ -64,7 +64,7 @@ json TrainSettings::to_json() const {
               {"epochs", epochs},     {"seed", seed},     {"beam", beam},         {"data", data.to_json()},
               {"dropout", dropout},   {"keep", keep},     {"average", average},   {"valid_metric", valid_metric},
               {"patience", patience}, {"bucket_batches", bucket_batches}, {"sort_key", sort_key},
-              {"subword_alpha", subword_alpha}};
+              {"subword_alpha", subword_alpha}, {"precision", precision}};
 }
 
 TrainSettings TrainSettings::from_json(const json& j) {
@@ -94,6 +94,7 @@ TrainSettings TrainSettings::from_json(const json& j) {
   s.bucket_batches = j.value("bucket_batches", std::uint64_t{100});  // older runs: windows of 100 batches,
   s.sort_key = j.value("sort_key", std::string("pair"));             // sorted by (source, target) length
   s.subword_alpha = j.value("subword_alpha", 0.0);
+  s.precision = j.value("precision", std::string("float"));
   return s;
 }
 

@@ -58,6 +58,9 @@ struct TrainSettings {
   // training pairs, sampled by SentencePiece with this alpha (BPE: the merge-dropout probability
   // of Provilkov et al. 2020; unigram: the smoothing of Kudo 2018); 0 = off, one segmentation.
   double subword_alpha = 0;
+  // The operands of the training step's large products: "float", or "bf16" (rounded to bfloat16,
+  // sums in float, seq2seq::set_bf16_products; the weights, gradients and optimizer stay float).
+  std::string precision = "float";
   // What model.safetensors holds: "last" (the latest model), "best" (the best validation metric)
   // or "average" (the parameter mean of the last `average` epoch-end checkpoints).
   std::string keep = "last";

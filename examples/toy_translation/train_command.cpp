@@ -314,7 +314,11 @@ int run_train(const TrainRequest& req, const std::map<std::string, bool>& given)
   } catch (const std::invalid_argument&) {
     throw UsageError("unknown --optimizer '" + run.settings.optimizer + "' (sgd, momentum, adam or adagrad)");
   }
-  if (const int status = train_with(run, policy); status != 0) return status;
+  {
+    // bf16 operands for the training step's products only; the test evaluation below is float.
+    const seq2seq::Bf16ProductsScope products(run.settings.precision == "bf16");
+    if (const int status = train_with(run, policy); status != 0) return status;
+  }
   if (g_stop_signal != 0) {  // arrived after the last batch, during the final validation
     std::cerr << "interrupted; the checkpoint in '" << run.dir.string() << "' is saved\n";
     return 130;

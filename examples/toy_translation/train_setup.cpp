@@ -58,6 +58,7 @@ void check_resume_flags(const TrainSettings& was, const TrainSettings& now, cons
   differs("--subword-type", now.data.subword_type != was.data.subword_type, was.data.subword_type);
   differs("--dropout", now.dropout != was.dropout, fmt(was.dropout, 6));
   differs("--subword-alpha", now.subword_alpha != was.subword_alpha, fmt(was.subword_alpha, 6));
+  differs("--precision", now.precision != was.precision, was.precision);
   differs("--keep", now.keep != was.keep, was.keep);
   differs("--average", now.average != was.average, std::to_string(was.average));
   differs("--valid-metric", now.valid_metric != was.valid_metric, was.valid_metric);
@@ -182,7 +183,7 @@ void prepare(TrainRun& run, const std::map<std::string, bool>& given) {
             << "training: " << s.optimizer << " lr " << fmt(s.lr, 4) << " (" << s.schedule << " schedule), batch "
             << s.batch << ", clip " << fmt(s.clip, 3) << (s.dropout > 0 ? ", dropout " + fmt(s.dropout, 3) : std::string())
             << (s.subword_alpha > 0 ? ", subwords sampled each epoch (alpha " + fmt(s.subword_alpha, 3) + ")" : std::string())
-            << ", up to " << fmt(s.epochs, 4) << " epochs"
+            << (s.precision == "bf16" ? ", bf16 products" : std::string()) << ", up to " << fmt(s.epochs, 4) << " epochs"
             << (req.time_budget > 0 ? ", time budget " + fmt(req.time_budget, 6) + " s" : std::string()) << ", threads "
             << Eigen::nbThreads() << (req.resume ? ", resuming at step " + std::to_string(run.bundle.step) : std::string())
             << (process_count() > 1 ? ", " + std::to_string(process_count()) +

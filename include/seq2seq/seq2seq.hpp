@@ -21,6 +21,7 @@
 #include "batch_search.hpp"
 #include "model_config.hpp"
 #include "precision.hpp"
+#include "bf16_products.hpp"
 #include "inference.hpp"
 #include "decoding.hpp"
 #include "model.hpp"

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -24,9 +25,8 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
-#if defined(SEQ2SEQ_USE_DNNL)
-#include <oneapi/dnnl/dnnl.h>
-#endif
+#include "bf16_products.hpp"
+#include "dnnl_threads.hpp"
 
 namespace seq2seq::detail {
 
@@ -38,35 +38,6 @@ constexpr Eigen::Index kDriverMinWork = Eigen::Index(48) * 48 * 48;
 /// Products with fewer multiply-adds run on one thread.
 constexpr Eigen::Index kParallelMinWork = Eigen::Index(1) << 21;
 
-#if defined(SEQ2SEQ_USE_DNNL)
-/// oneDNN's products run as many OpenMP threads as omp_get_max_threads() says, while the library's
-/// thread count is Eigen::nbThreads() (Eigen::setNbThreads, the command line's --threads). This
-/// scope makes a oneDNN call run that many and gives the calling thread's OpenMP setting back
-/// afterwards, so one knob sets the threads on either backend.
-class DnnlThreadScope {
- public:
-  DnnlThreadScope() {
-#if defined(_OPENMP)
-    const int want = std::max(1, Eigen::nbThreads());
-    const int before = omp_get_max_threads();
-    if (want != before) {
-      omp_set_num_threads(want);
-      restore_ = before;
-    }
-#endif
-  }
-  DnnlThreadScope(const DnnlThreadScope&) = delete;
-  DnnlThreadScope& operator=(const DnnlThreadScope&) = delete;
-  ~DnnlThreadScope() {
-#if defined(_OPENMP)
-    if (restore_ > 0) omp_set_num_threads(restore_);
-#endif
-  }
-
- private:
-  [[maybe_unused]] int restore_ = 0;
-};
-#endif
 
 /// A grow-only aligned buffer (one per thread and scalar type).
 template <typename Scalar>
@@ -171,6 +142,11 @@ void gemm(Op opa, const DA& A, Op opb, const DB& B, DC&& C, bool accumulate) {
 #if defined(SEQ2SEQ_USE_DNNL)
   if constexpr (std::is_same<Scalar, float>::value) {
     if (work >= kDriverMinWork && strided && N > 1) {
+      if (bf16_products()) {
+        bf16_gemm(opa == Op::T, A.data(), A.rows(), A.cols(), A.outerStride(), opb == Op::T, B.data(), B.rows(),
+                  B.cols(), B.outerStride(), C.data(), M, N, C.outerStride(), accumulate);
+        return;
+      }
       // dnnl_sgemm is row-major: a column-major X is the row-major X^T, so C^T = op(B)^T op(A)^T.
       const DnnlThreadScope threads;
       const dnnl_status_t st =
@@ -253,6 +229,15 @@ class RecurrentProduct {
         cols_(cols) {
     static_assert(std::is_same<typename DA::Scalar, Scalar>::value, "seq2seq::detail::RecurrentProduct: Scalar mismatch");
     if (A.innerStride() != 1) throw std::logic_error("seq2seq: RecurrentProduct: A must have unit inner stride");
+#if defined(SEQ2SEQ_USE_DNNL)
+    // bf16 products: A rounded once here, not at every step.
+    if constexpr (std::is_same<Scalar, float>::value) {
+      if (bf16_products() && cols > 1 && rows_ * cols * depth_ >= kDriverMinWork) {
+        a_bf16_.resize(static_cast<std::size_t>(A.rows() * A.cols()));
+        round_to_bf16(A.data(), A.rows(), A.cols(), lda_, a_bf16_.data());
+      }
+    }
+#endif
 #if SEQ2SEQ_PACKED_RECURRENCE
     packed_ = cols > 1 && rows_ * cols * depth_ >= kDriverMinWork;
     if (!packed_) return;
@@ -293,6 +278,18 @@ class RecurrentProduct {
   void add(const DB& B, DC&& C) const {
     if (B.rows() != depth_ || B.cols() != cols_ || C.rows() != rows_ || C.cols() != cols_)
       throw std::logic_error("seq2seq: RecurrentProduct::add: operand shapes differ from construction");
+#if defined(SEQ2SEQ_USE_DNNL)
+    if constexpr (std::is_same<Scalar, float>::value) {
+      if (!a_bf16_.empty()) {
+        if (B.innerStride() != 1 || C.innerStride() != 1)
+          throw std::logic_error("seq2seq: RecurrentProduct::add: operands must have unit inner stride");
+        bf16_gemm(op_ == Op::T, nullptr, op_ == Op::N ? rows_ : depth_, op_ == Op::N ? depth_ : rows_, 0, false,
+                  B.data(), depth_, cols_, B.outerStride(), C.data(), rows_, cols_, C.outerStride(), true,
+                  a_bf16_.data());
+        return;
+      }
+    }
+#endif
     if (!packed_) {
       const Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>, 0, Eigen::OuterStride<>> A(
           a_, op_ == Op::N ? rows_ : depth_, op_ == Op::N ? depth_ : rows_, Eigen::OuterStride<>(lda_));
@@ -382,6 +379,9 @@ class RecurrentProduct {
 
   Op op_;
   const Scalar* a_;
+#if defined(SEQ2SEQ_USE_DNNL)
+  std::vector<std::uint16_t> a_bf16_;  // A rounded to bf16 (bf16 products only)
+#endif
   Eigen::Index lda_, rows_, depth_, cols_;
   bool packed_ = false;
   Eigen::Index kc_ = 0, mc_ = 0;

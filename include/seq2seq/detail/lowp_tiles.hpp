@@ -39,14 +39,9 @@
 
 #include "../config.hpp"
 #include "../precision.hpp"
+#include "cpu_features.hpp"
 #include "gemm.hpp"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SEQ2SEQ_LOWP_X86 1
-#include <immintrin.h>
-#else
-#define SEQ2SEQ_LOWP_X86 0
-#endif
 
 namespace seq2seq::detail {
 
@@ -60,35 +55,6 @@ inline const char* lowp_kernel_name(LowpKernel k) {
     case LowpKernel::onednn: return "onednn";
   }
   return "?";
-}
-
-/// The CPU's AVX512_VNNI (int8 dot products) and AVX512_BF16 (bf16 dot products), with AVX512BW/VL.
-inline bool cpu_has_avx512_vnni() {
-#if SEQ2SEQ_LOWP_X86
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-  return has;
-#else
-  return false;
-#endif
-}
-inline bool cpu_has_avx512_bf16() {
-#if SEQ2SEQ_LOWP_X86
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
-  return has;
-#else
-  return false;
-#endif
-}
-
-inline bool cpu_has_avx512f() {
-#if SEQ2SEQ_LOWP_X86
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
-#else
-  return false;
-#endif
 }
 
 /// While on, matrices made from then on use the portable kernels (tests check that path on CPUs
