@@ -2,7 +2,9 @@
 //
 // Backends: Eigen's own kernels (default), or oneDNN's JIT sgemm when compiled with
 // SEQ2SEQ_USE_DNNL (CMake: -DSEQ2SEQ_GEMM_BACKEND=dnnl; float, large products). OpenBLAS comes in
-// through Eigen itself (EIGEN_USE_BLAS; -DSEQ2SEQ_GEMM_BACKEND=openblas).
+// through Eigen itself (EIGEN_USE_BLAS; -DSEQ2SEQ_GEMM_BACKEND=openblas). With oneDNN and
+// set_bf16_products(true), the float products round their operands to bf16 and run oneDNN's bf16
+// matmul instead (bf16_products.hpp).
 //
 // With Eigen, large products do not go through `C.noalias() = A * B`: that path takes its packing
 // buffers from malloc on every call. Instead the packing buffers live in a grow-only buffer per
