@@ -107,6 +107,18 @@ printf 'the dog\tle chien\ncaf\xe9\tcoffee\n' >bad_pairs.tsv
 bad "invalid UTF-8 in pairs to score (line number)" 1 "bad_pairs.tsv:2: .*invalid UTF-8" "$exe" score --model run16 bad_pairs.tsv
 bad "unknown subcommand" 2 "frobnicate" "$exe" frobnicate
 
+# --- bf16 training products ----------------------------------------------------------------------
+bad "train --precision int8 (training knows float and bf16)" 2 "precision" "$exe" train --out b11 --precision int8 "${tiny[@]}"
+if "$exe" train --out bf16_run --precision bf16 --hidden 64 "${tiny[@]}" >bf16.out 2>bf16.err; then
+  bad "resuming a bf16 run with --precision float" 1 "trained with --precision bf16" "$exe" train --out bf16_run --resume --precision float "${tiny[@]}"
+elif grep -q -- "--precision bf16 needs" bf16.err; then
+  bad "--precision bf16 where it is unavailable (nothing written)" 2 "precision bf16 needs" "$exe" train --out b11 --precision bf16 "${tiny[@]}"
+  if [[ -e b11 ]]; then fail "--precision bf16 unavailable: b11 was created"; fi
+else
+  cases=$((cases + 1))
+  fail "train --precision bf16 failed otherwise: $(tail -n 2 bf16.err)"
+fi
+
 # --- subwords (SentencePiece) ----------------------------------------------------------------------
 bad "--subwords-joint without --subwords" 2 "needs --subwords" "$exe" train --out b9 --subwords-joint "${tiny[@]}"
 bad "--subwords with --max-vocab" 2 "max-vocab" "$exe" train --out b9 --subwords 100 --max-vocab 50 "${tiny[@]}"
