@@ -8,7 +8,6 @@
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
 #include <seq2seq/bf16_products.hpp>
-#include <seq2seq/config.hpp>
 
 #include <cstdint>
 #include <exception>
@@ -208,10 +207,7 @@ int run(int argc, char** argv) {
     if (ts.data.subwords_joint && ts.data.subwords == 0) throw UsageError("--subwords-joint needs --subwords N");
     if (ts.subword_alpha > 0 && ts.data.subwords == 0) throw UsageError("--subword-alpha samples subwords: it needs --subwords N");
     if (ts.precision == "bf16" && !seq2seq::bf16_products_available())
-      throw UsageError(std::string("--precision bf16 needs ") +
-                       (std::string(seq2seq::gemm_backend()) == "oneDNN" ? "a CPU with AVX512_BF16, which this one has not"
-                                                                          : "the oneDNN backend; this build multiplies with " +
-                                                                                std::string(seq2seq::gemm_backend())));
+      throw UsageError("--precision bf16 needs " + seq2seq::bf16_products_unavailable_reason());
     if (ts.data.subwords != 0 && ts.data.subwords < 8) throw UsageError("--subwords must be 0 (words) or at least 8 pieces");
     if (ts.data.subwords != 0 && given["--max-vocab"])
       throw UsageError("--max-vocab is for word vocabularies; with --subwords the vocabulary is the N pieces");

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../config.hpp"
 #include "cpu_features.hpp"
 #include "dnnl_threads.hpp"
 
@@ -33,15 +34,19 @@ inline std::atomic<bool>& bf16_products_flag() {
 }
 }  // namespace detail
 
-/// Whether bf16 training products can be switched on in this build on this CPU: the oneDNN
-/// backend and AVX512_BF16.
-inline bool bf16_products_available() {
+/// Why bf16 training products cannot be switched on in this build on this CPU, as the end of a
+/// sentence "... need <reason>"; empty when they can (the oneDNN backend and AVX512_BF16).
+inline std::string bf16_products_unavailable_reason() {
 #if defined(SEQ2SEQ_USE_DNNL)
-  return detail::cpu_has_avx512_bf16();
+  return detail::cpu_has_avx512_bf16() ? std::string() : std::string("a CPU with AVX512_BF16, which this one has not");
 #else
-  return false;
+  return std::string("the oneDNN backend (build with libdnnl-dev installed, -DSEQ2SEQ_GEMM_BACKEND=auto or dnnl); "
+                     "this build multiplies with ") + gemm_backend();
 #endif
 }
+
+/// Whether bf16 training products can be switched on in this build on this CPU.
+inline bool bf16_products_available() { return bf16_products_unavailable_reason().empty(); }
 
 /// Whether float products run with bf16 operands (process-wide; off by default).
 inline bool bf16_products() { return detail::bf16_products_flag().load(std::memory_order_relaxed); }
@@ -50,15 +55,8 @@ inline bool bf16_products() { return detail::bf16_products_flag().load(std::memo
 /// during one. Switching on where bf16_products_available() is false throws std::runtime_error
 /// naming what is missing.
 inline void set_bf16_products(bool on) {
-  if (on && !bf16_products_available()) {
-#if defined(SEQ2SEQ_USE_DNNL)
-    throw std::runtime_error("seq2seq: bf16 products need a CPU with AVX512_BF16, which this one has not");
-#else
-    throw std::runtime_error(
-        "seq2seq: bf16 products need the oneDNN backend (build with libdnnl-dev installed, "
-        "-DSEQ2SEQ_GEMM_BACKEND=auto or dnnl); this build multiplies with Eigen");
-#endif
-  }
+  if (on && !bf16_products_available())
+    throw std::runtime_error("seq2seq: bf16 products need " + bf16_products_unavailable_reason());
   detail::bf16_products_flag().store(on, std::memory_order_relaxed);
 }
 
