@@ -1,7 +1,7 @@
 // detail::gemm, the one entry point of every large product, against a plain triple loop in double,
 // on every path it takes: Eigen's expression (small products, one column), our packing driver on
 // one thread and split by rows or by columns over two, and the optional backends (oneDNN's
-// dnnl_sgemm, OpenBLAS through EIGEN_USE_BLAS) when the build selects them. These machines pin
+// dnnl_sgemm and matmul primitive, OpenBLAS through EIGEN_USE_BLAS) when the build selects them. These machines pin
 // OPENBLAS_CORETYPE=Haswell because older OpenBLAS builds computed wrong results on this CPU: a
 // backend is checked for results, not only for speed. The backend under test is printed.
 #include <seq2seq/detail/gemm.hpp>
@@ -29,7 +29,7 @@ using seq2seq::detail::Op;
 
 const char* backend_name() {
 #if defined(SEQ2SEQ_USE_DNNL)
-  return "dnnl_sgemm (float), Eigen (double)";
+  return "dnnl_sgemm and oneDNN's matmul (float), Eigen (double)";
 #elif defined(EIGEN_USE_BLAS)
   return "BLAS through EIGEN_USE_BLAS";
 #else
@@ -107,6 +107,25 @@ TEST_CASE_TEMPLATE("detail::gemm equals a triple loop on every path, op and back
         for (bool accumulate : {false, true})
           for (int threads : {1, 2}) check_product<S>(M, N, K, opa, opb, accumulate, threads);
 }
+
+#if defined(SEQ2SEQ_USE_DNNL)
+TEST_CASE("oneDNN's plans: more shapes than a thread's cache holds, each product right, also after it starts over") {
+  // Each shape makes a plan (dnnl_matmul.hpp keeps at most 512 per thread, then starts over); a
+  // plan met again points its memory objects at the new operands.
+  const Matrix<float> A = Matrix<float>::Random(48, 48);
+  const Matrix<float> B = Matrix<float>::Random(48, 48 + 600);
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    for (Index n = 48; n < 48 + 600; n += round == 0 ? 1 : 37) {
+      CAPTURE(n);
+      Matrix<float> C = Matrix<float>::Constant(48, n, 1.0f);
+      seq2seq::detail::gemm(Op::T, A, Op::N, B.leftCols(n), C, true);  // A^T: the matmul's path
+      const Matrix<double> want = (A.cast<double>().transpose() * B.leftCols(n).cast<double>()).array() + 1.0;
+      REQUIRE((C.cast<double>() - want).cwiseAbs().maxCoeff() <= 1e-4);
+    }
+  }
+}
+#endif
 
 TEST_CASE_TEMPLATE("detail::RecurrentProduct (A packed once) equals gemm step after step", S, float, double) {
   using seq2seq::detail::RecurrentProduct;

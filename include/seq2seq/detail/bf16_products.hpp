@@ -19,11 +19,7 @@
 
 #include "../config.hpp"
 #include "cpu_features.hpp"
-#include "dnnl_threads.hpp"
-
-#if defined(SEQ2SEQ_USE_DNNL)
-#include <oneapi/dnnl/dnnl.hpp>
-#endif
+#include "dnnl_matmul.hpp"
 
 namespace seq2seq {
 
@@ -122,8 +118,7 @@ inline void round_to_bf16(const float*, Eigen::Index, Eigen::Index, Eigen::Index
 
 /// C (M x N) = op(A) op(B) (op = transpose when ta / tb), or += with `accumulate`, with A and B rounded to bf16 (a_bf16: A
 /// already rounded, column-major with A's rows apart, or null). A, B, C column-major with unit
-/// inner stride. oneDNN's matmul is row-major, so it computes C^T = op(B)^T op(A)^T; its primitive
-/// cache makes the primitive once per shape.
+/// inner stride. The product runs dnnl_matmul (dnnl_matmul.hpp) on the rounded copies.
 inline void bf16_gemm(bool ta, const float* a, Eigen::Index a_rows, Eigen::Index a_cols, Eigen::Index lda, bool tb,
                       const float* b, Eigen::Index b_rows, Eigen::Index b_cols, Eigen::Index ldb, float* c,
                       Eigen::Index M, Eigen::Index N, Eigen::Index ldc, bool accumulate,
@@ -136,31 +131,7 @@ inline void bf16_gemm(bool ta, const float* a, Eigen::Index a_rows, Eigen::Index
   }
   std::uint16_t* pb = bf16_operand_buffer<1>(static_cast<std::size_t>(b_rows * b_cols));
   round_to_bf16(b, b_rows, b_cols, ldb, pb);
-  using dt = dnnl::memory::data_type;
-  using dims = dnnl::memory::dims;
-  // src = op(B)^T (N x K): element (n, k) is op(B)(k, n); weights = op(A)^T (K x M).
-  const dnnl::memory::desc src({N, K}, dt::bf16, tb ? dims{1, b_rows} : dims{b_rows, 1});
-  const dnnl::memory::desc wei({K, M}, dt::bf16, ta ? dims{1, a_rows} : dims{a_rows, 1});
-  const dnnl::memory::desc dst({N, M}, dt::f32, dims{ldc, 1});
-  const DnnlThreadScope threads;
-  try {
-    thread_local dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-    thread_local dnnl::stream stream(engine);
-    dnnl::primitive_attr attr;
-    if (accumulate) {
-      dnnl::post_ops sum;
-      sum.append_sum(1.0f);
-      attr.set_post_ops(sum);
-    }
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), attr, engine);
-    const dnnl::matmul product(pd);
-    dnnl::memory s(src, engine, pb), w(wei, engine, const_cast<std::uint16_t*>(a_bf16)), d(dst, engine, c);
-    product.execute(stream, {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, d}});
-    stream.wait();
-  } catch (const dnnl::error& e) {
-    throw std::runtime_error("seq2seq: oneDNN's bf16 matmul (" + std::to_string(M) + " x " + std::to_string(N) +
-                             " x " + std::to_string(K) + ") failed: " + e.what());
-  }
+  dnnl_matmul(dnnl::memory::data_type::bf16, ta, a_bf16, a_rows, tb, pb, b_rows, c, M, N, K, ldc, accumulate);
 }
 
 #endif  // SEQ2SEQ_USE_DNNL

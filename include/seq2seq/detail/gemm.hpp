@@ -1,8 +1,9 @@
 // seq2seq: the one place where the library multiplies large matrices.
 //
-// Backends: Eigen's own kernels (default), or oneDNN's JIT sgemm when compiled with
-// SEQ2SEQ_USE_DNNL (CMake: -DSEQ2SEQ_GEMM_BACKEND=dnnl; float, large products). OpenBLAS comes in
-// through Eigen itself (EIGEN_USE_BLAS; -DSEQ2SEQ_GEMM_BACKEND=openblas). With oneDNN and
+// Backends: Eigen's own kernels (default), or oneDNN when compiled with SEQ2SEQ_USE_DNNL (CMake:
+// -DSEQ2SEQ_GEMM_BACKEND=dnnl; float, large products): its JIT sgemm, and for products with a
+// transposed left operand its matmul primitive (dnnl_matmul.hpp), whichever is faster there.
+// OpenBLAS comes in through Eigen itself (EIGEN_USE_BLAS; -DSEQ2SEQ_GEMM_BACKEND=openblas). With oneDNN and
 // set_bf16_products(true), the float products round their operands to bf16 and run oneDNN's bf16
 // matmul instead (bf16_products.hpp).
 //
@@ -28,6 +29,7 @@
 #include <omp.h>
 #endif
 #include "bf16_products.hpp"
+#include "dnnl_matmul.hpp"
 #include "dnnl_threads.hpp"
 
 namespace seq2seq::detail {
@@ -149,11 +151,23 @@ void gemm(Op opa, const DA& A, Op opb, const DB& B, DC&& C, bool accumulate) {
                   B.cols(), B.outerStride(), C.data(), M, N, C.outerStride(), accumulate);
         return;
       }
-      // dnnl_sgemm is row-major: a column-major X is the row-major X^T, so C^T = op(B)^T op(A)^T.
+      if (opa == Op::T) {
+        // op(A) = A^T (backward's W^T dGates, U^T dGates, the softmax's W^T dLogits): oneDNN's
+        // matmul, through plans made once per shape (dnnl_matmul.hpp). On these products
+        // dnnl_sgemm reaches 93-99 GFLOP/s on one core and 126-173 on two, the matmul 99-106 and
+        // 170-215.
+        dnnl_matmul(dnnl::memory::data_type::f32, true, A.data(), A.outerStride(), opb == Op::T, B.data(),
+                    B.outerStride(), C.data(), M, N, K, C.outerStride(), accumulate);
+        return;
+      }
+      // op(A) = A: dnnl_sgemm, 3-25% faster than the matmul on the forward products (W X, U h,
+      // the softmax's W h). On the weight gradients (dGates X^T) each wins some shapes; the whole
+      // step measured fastest with all of them here (bench/README, "oneDNN's two products").
+      // dnnl_sgemm is row-major: a column-major X is the row-major X^T, so C^T = op(B)^T A^T.
       const DnnlThreadScope threads;
-      const dnnl_status_t st =
-          dnnl_sgemm(opb == Op::N ? 'N' : 'T', opa == Op::N ? 'N' : 'T', N, M, K, 1.0f, B.data(), B.outerStride(),
-                     A.data(), A.outerStride(), accumulate ? 1.0f : 0.0f, C.data(), C.outerStride());
+      const dnnl_status_t st = dnnl_sgemm(opb == Op::N ? 'N' : 'T', 'N', N, M, K, 1.0f, B.data(), B.outerStride(),
+                                          A.data(), A.outerStride(), accumulate ? 1.0f : 0.0f, C.data(),
+                                          C.outerStride());
       if (st != dnnl_success) throw std::runtime_error("seq2seq: dnnl_sgemm failed");
       return;
     }
@@ -195,7 +209,7 @@ void gemm(Op opa, const DA& A, Op opb, const DB& B, DC&& C, bool accumulate) {
 }
 
 /// Whether the recurrence packs U once (RecurrentProduct below): on with Eigen's kernels; with
-/// OpenBLAS there is no packed interface; with oneDNN, dnnl_sgemm at every step is the default and
+/// OpenBLAS there is no packed interface; with oneDNN, oneDNN's product at every step is the default and
 /// -DSEQ2SEQ_PACKED_RECURRENCE=1 switches to Eigen's kernel over a once-packed U.
 #if !defined(SEQ2SEQ_PACKED_RECURRENCE)
 #if defined(EIGEN_USE_BLAS) || defined(SEQ2SEQ_USE_DNNL)
