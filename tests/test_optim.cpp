@@ -1,11 +1,14 @@
 // Tests of optim/: each policy against a hand computation, the driver (global step, lazy state,
 // parameter-list checks), global-norm clipping, schedules, convergence on a quadratic, and
 // user-written policies.
+#include <seq2seq/detail/parallel.hpp>
 #include <seq2seq/optim/optim.hpp>
 #include <seq2seq/stacked_lstm.hpp>
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -169,6 +172,61 @@ TEST_CASE_TEMPLATE("Adam, by hand over 3 steps", S, float, double) {
   // First step: m_hat = g, v_hat = g^2, so the move is lr * g / (|g| + eps).
   CHECK(want[0] == doctest::Approx(1 - 0.1 * 0.5 / (0.5 + 1e-3)).epsilon(1e-14));
   check_close(three_steps<Adam, S>(adam), want, tolerance<S>());
+}
+
+TEST_CASE_TEMPLATE("Adam gives the same numbers on 1 and 2 threads", S, float, double) {
+  // Adam's update is split over Eigen::nbThreads() in pieces that start at multiples of 64
+  // elements; an odd size leaves a ragged last piece.
+  const Eigen::Index rows = 1021, cols = 67;  // 68,407 elements: above the split threshold
+  Rng rng(5);
+  Param<S> start;
+  start.resize(rows, cols);
+  for (Eigen::Index i = 0; i < start.value.size(); ++i) {
+    start.value.data()[i] = static_cast<S>(rng.uniform(-1, 1));
+    start.grad.data()[i] = static_cast<S>(rng.uniform(-1, 1));
+  }
+  const auto run = [&](int threads) {
+    const int saved = Eigen::nbThreads();
+    Eigen::setNbThreads(threads);
+    Adam adam;
+    Param<S> p = start;
+    Adam::State<S> st;
+    adam.init_state(st, p);
+    for (std::int64_t t = 1; t <= 3; ++t) adam.update(p.value, p.grad, st, t, 1e-2);
+    Eigen::setNbThreads(saved);
+    return std::make_pair(p.value, st.v);
+  };
+  const auto one = run(1), two = run(2);
+  CHECK(one.first == two.first);
+  CHECK(one.second == two.second);
+  CHECK(!(one.first == start.value));
+}
+
+TEST_CASE("detail::parallel_ranges covers [0, n) once, in pieces that start at multiples of align") {
+  for (const int threads : {1, 2, 3}) {
+    for (const Eigen::Index n : {Eigen::Index(0), Eigen::Index(1), Eigen::Index(63), Eigen::Index(64),
+                                 Eigen::Index(1000), Eigen::Index(4097)}) {
+      CAPTURE(threads);
+      CAPTURE(n);
+      const int saved = Eigen::nbThreads();
+      Eigen::setNbThreads(threads);
+      std::vector<int> seen(static_cast<std::size_t>(n), 0);
+      std::vector<Eigen::Index> begins(8, -1);
+      std::atomic<int> calls{0};
+      seq2seq::detail::parallel_ranges(n, 100, [&](Eigen::Index b, Eigen::Index e) {
+        begins[static_cast<std::size_t>(calls.fetch_add(1))] = b;
+        for (Eigen::Index i = b; i < e; ++i) ++seen[static_cast<std::size_t>(i)];
+      });
+      Eigen::setNbThreads(saved);
+      CHECK(std::count(seen.begin(), seen.end(), 1) == n);
+      for (int c = 0; c < calls.load(); ++c) CHECK(begins[static_cast<std::size_t>(c)] % 64 == 0);
+      // One call below min_split (100) or on one thread; otherwise at most one piece per thread.
+      if (n < 100 || threads == 1) CHECK(calls.load() == 1);
+#if defined(_OPENMP)
+      else CHECK(calls.load() == std::min<Eigen::Index>(threads, (n + 63) / 64));
+#endif
+    }
+  }
 }
 
 TEST_CASE_TEMPLATE("Adagrad, by hand over 3 steps", S, float, double) {

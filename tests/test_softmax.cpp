@@ -152,6 +152,30 @@ TEST_CASE_TEMPLATE("SoftmaxNLL: tiny and huge chunk budgets give the same loss a
   }
 }
 
+TEST_CASE_TEMPLATE("SoftmaxNLL: 1 and 2 threads give the same loss and gradients", Layer, SEQ2SEQ_SOFTMAX_TYPES) {
+  // The columns of a chunk run split over Eigen::nbThreads(); each column's arithmetic, and the
+  // order in which the loss is summed, do not depend on the split.
+  SoftmaxCase<Layer> k(29);
+  const auto run = [&](int threads, Mat& dH, Mat& dW, std::vector<double>& cols) {
+    const int saved = Eigen::nbThreads();
+    Eigen::setNbThreads(threads);
+    SoftmaxWorkspace<double> ws;
+    zero_grad(k.layer);
+    const NLLResult r = k.layer.forward_backward(k.Hs, k.targets, k.mask, 0.5, &dH, ws, k.B, &cols);
+    Eigen::setNbThreads(saved);
+    dW = k.layer.W().grad;
+    return r;
+  };
+  Mat dH1, dW1, dH2, dW2;
+  std::vector<double> cols1, cols2;
+  const NLLResult one = run(1, dH1, dW1, cols1), two = run(2, dH2, dW2, cols2);
+  CHECK(one.tokens == two.tokens);
+  CHECK(one.nll == two.nll);
+  CHECK(cols1 == cols2);
+  CHECK(max_abs_diff(dH1, dH2) <= 1e-12);
+  CHECK(max_abs_diff(dW1, dW2) <= 1e-12);
+}
+
 TEST_CASE_TEMPLATE("SoftmaxNLL: log_probs columns are normalised and match column_nll", Layer, SEQ2SEQ_SOFTMAX_TYPES) {
   SoftmaxCase<Layer> k(24);
   Mat lp;

@@ -11,6 +11,7 @@
 
 #include "config.hpp"
 #include "detail/gemm.hpp"
+#include "detail/parallel.hpp"
 #include "param.hpp"
 
 namespace seq2seq {
@@ -19,6 +20,7 @@ namespace seq2seq {
 template <typename Scalar>
 struct SoftmaxWorkspace {
   Matrix<Scalar> logits;
+  std::vector<Scalar> picked;  // log p(y) of each column of a chunk (grow-only)
 };
 
 /// The totals of a loss pass.
@@ -149,28 +151,43 @@ NLLResult SoftmaxNLL<Scalar, Hidden>::run(const Eigen::Ref<const Mat>& Hs, const
     auto Z = ws.logits.leftCols(len);
     const auto Hc = Hs.middleCols(start, len);
     detail::gemm(detail::Op::N, W_.value, detail::Op::N, Hc, Z, false);  // (1)
-    Z.colwise() += b_.value.col(0);
+    // Targets are checked before the columns run in parallel (nothing may throw there).
     for (Index j = 0; j < len; ++j) {
       const Index k = start + j;
       const auto y64 = static_cast<std::int64_t>(targets[static_cast<std::size_t>(k)]);
       const bool real = mask.size() == 0 || mask(k) != Scalar(0);
-      auto z = Z.col(j);
-      if (!real) {
-        z.setZero();
-        continue;
-      }
-      if (y64 < 0 || y64 >= V)
+      if (real && (y64 < 0 || y64 >= V))
         throw std::out_of_range("seq2seq: target id " + std::to_string(y64) + " is outside the vocabulary of " +
                                 std::to_string(V) + " words");
-      const Index y = static_cast<Index>(y64);
-      log_softmax_inplace(z);                // (2)
-      out.nll -= static_cast<double>(z(y));  // (3)
-      if (column_nll != nullptr) (*column_nll)[static_cast<std::size_t>(k)] = -static_cast<double>(z(y));
-      ++out.tokens;
-      if (dH != nullptr) {
-        z.array() = z.array().exp() * scale;  // d(3)/dz = softmax(z) - onehot(y)
-        z(y) -= scale;
+    }
+    if (ws.picked.size() < static_cast<std::size_t>(len)) ws.picked.resize(static_cast<std::size_t>(len));
+    // Column by column, split over the library's threads: each column's arithmetic is the same
+    // on any number of threads.
+    detail::parallel_ranges(len, 2, [&](Index first, Index last) {
+      for (Index j = first; j < last; ++j) {
+        const Index k = start + j;
+        auto z = Z.col(j);
+        if (mask.size() != 0 && mask(k) == Scalar(0)) {
+          z.setZero();
+          continue;
+        }
+        const Index y = static_cast<Index>(targets[static_cast<std::size_t>(k)]);
+        z += b_.value.col(0);
+        log_softmax_inplace(z);  // (2)
+        ws.picked[static_cast<std::size_t>(j)] = z(y);
+        if (dH != nullptr) {
+          z.array() = z.array().exp() * scale;  // d(3)/dz = softmax(z) - onehot(y)
+          z(y) -= scale;
+        }
       }
+    }, 1);
+    for (Index j = 0; j < len; ++j) {  // (3), summed in column order
+      const Index k = start + j;
+      if (mask.size() != 0 && mask(k) == Scalar(0)) continue;
+      const Scalar picked = ws.picked[static_cast<std::size_t>(j)];
+      out.nll -= static_cast<double>(picked);
+      if (column_nll != nullptr) (*column_nll)[static_cast<std::size_t>(k)] = -static_cast<double>(picked);
+      ++out.tokens;
     }
     if (dH != nullptr) {
       detail::gemm(detail::Op::N, Z, detail::Op::T, Hc, *dW, true);

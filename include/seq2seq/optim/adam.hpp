@@ -3,6 +3,7 @@
 #define SEQ2SEQ_OPTIM_ADAM_HPP
 
 #include "../config.hpp"
+#include "../detail/parallel.hpp"
 #include "../param.hpp"
 
 #include <cmath>
@@ -57,11 +58,21 @@ struct Adam {
     const double bias1 = 1.0 - std::pow(beta1, t);
     const double bias2 = 1.0 - std::pow(beta2, t);
     const Scalar b1 = static_cast<Scalar>(beta1), b2 = static_cast<Scalar>(beta2);
-    s.m = b1 * s.m + (Scalar(1) - b1) * grad;
-    s.v.array() = b2 * s.v.array() + (Scalar(1) - b2) * grad.array().square();
     const Scalar step_size = static_cast<Scalar>(lr / bias1);
     const Scalar inv_sqrt_bias2 = static_cast<Scalar>(1.0 / std::sqrt(bias2));
-    value.array() -= step_size * s.m.array() / (s.v.array().sqrt() * inv_sqrt_bias2 + static_cast<Scalar>(eps));
+    const Scalar e = static_cast<Scalar>(eps);
+    // Split over the library's threads (pieces start at multiples of 64 elements, so every split
+    // computes the same numbers).
+    detail::parallel_ranges(value.size(), Eigen::Index(1) << 15, [&](Eigen::Index begin, Eigen::Index end) {
+      using Seg = Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
+      using ConstSeg = Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
+      const Eigen::Index n = end - begin;
+      Seg val(value.data() + begin, n), m(s.m.data() + begin, n), v(s.v.data() + begin, n);
+      const ConstSeg g(grad.data() + begin, n);
+      m = b1 * m + (Scalar(1) - b1) * g;
+      v = b2 * v + (Scalar(1) - b2) * g.square();
+      val -= step_size * m / (v.sqrt() * inv_sqrt_bias2 + e);
+    });
   }
 };
 
