@@ -17,7 +17,7 @@ namespace seq2seq::detail {
 /// start at multiples of `align` (default 64 elements), so a piece of an aligned array is aligned
 /// too and an elementwise pass gives the same results however it is split. f must not throw.
 template <typename F>
-void parallel_ranges(Eigen::Index n, Eigen::Index min_split, F&& f, Eigen::Index align = 64) {
+void parallel_ranges(Eigen::Index n, [[maybe_unused]] Eigen::Index min_split, F&& f, Eigen::Index align = 64) {
   int threads = 1;
 #if defined(_OPENMP)
   if (n >= min_split && !omp_in_parallel()) threads = std::max(1, Eigen::nbThreads());
