@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
 
 #if defined(SEQ2SEQ_USE_DNNL)
     {
-      // Linked with seq2seq::dnnl: the products large enough for the driver go to dnnl_sgemm.
+      // Linked with seq2seq::dnnl: the products large enough for the driver go to dnnl_sgemm, and
+      // those with a transposed left operand to oneDNN's matmul.
       if (std::string(seq2seq::gemm_backend()) != "oneDNN")
         return fail(std::string("seq2seq::dnnl is linked, but gemm_backend() is ") + seq2seq::gemm_backend());
       seq2seq::Rng g(3);
@@ -108,6 +109,11 @@ int main(int argc, char** argv) {
       seq2seq::detail::gemm(seq2seq::detail::Op::N, A, seq2seq::detail::Op::N, B, C, false);
       const float err = (C - A.lazyProduct(B)).cwiseAbs().maxCoeff();
       if (!(err < 1e-4f)) return fail("dnnl_sgemm's product differs from Eigen's by " + std::to_string(err));
+      const seq2seq::Matrix<float> At = A.transpose();
+      C.setZero();
+      seq2seq::detail::gemm(seq2seq::detail::Op::T, At, seq2seq::detail::Op::N, B, C, false);
+      const float err_t = (C - A.lazyProduct(B)).cwiseAbs().maxCoeff();
+      if (!(err_t < 1e-4f)) return fail("oneDNN's matmul differs from Eigen's product by " + std::to_string(err_t));
     }
 #endif
     std::string subwords = std::string("products: ") + seq2seq::gemm_backend() + ", no SentencePiece";
