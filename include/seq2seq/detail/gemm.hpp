@@ -3,9 +3,9 @@
 // Backends: Eigen's own kernels (default), or oneDNN when compiled with SEQ2SEQ_USE_DNNL (CMake:
 // -DSEQ2SEQ_GEMM_BACKEND=dnnl; float, large products): its JIT sgemm, and for products with a
 // transposed left operand its matmul primitive (dnnl_matmul.hpp), whichever is faster there.
-// OpenBLAS comes in through Eigen itself (EIGEN_USE_BLAS; -DSEQ2SEQ_GEMM_BACKEND=openblas). With oneDNN and
-// set_bf16_products(true), the float products round their operands to bf16 and run oneDNN's bf16
-// matmul instead (bf16_products.hpp).
+// OpenBLAS comes in through Eigen itself (EIGEN_USE_BLAS; -DSEQ2SEQ_GEMM_BACKEND=openblas). With
+// oneDNN and set_bf16_products(true), the float products round their operands to bf16 and run
+// oneDNN's bf16 matmul instead (bf16_products.hpp).
 //
 // With Eigen, large products do not go through `C.noalias() = A * B`: that path takes its packing
 // buffers from malloc on every call. Instead the packing buffers live in a grow-only buffer per
@@ -209,8 +209,8 @@ void gemm(Op opa, const DA& A, Op opb, const DB& B, DC&& C, bool accumulate) {
 }
 
 /// Whether the recurrence packs U once (RecurrentProduct below): on with Eigen's kernels; with
-/// OpenBLAS there is no packed interface; with oneDNN, oneDNN's product at every step is the default and
-/// -DSEQ2SEQ_PACKED_RECURRENCE=1 switches to Eigen's kernel over a once-packed U.
+/// OpenBLAS there is no packed interface; with oneDNN, oneDNN's product at every step is the
+/// default and -DSEQ2SEQ_PACKED_RECURRENCE=1 switches to Eigen's kernel over a once-packed U.
 #if !defined(SEQ2SEQ_PACKED_RECURRENCE)
 #if defined(EIGEN_USE_BLAS) || defined(SEQ2SEQ_USE_DNNL)
 #define SEQ2SEQ_PACKED_RECURRENCE 0
